@@ -1,0 +1,247 @@
+"""Activation functions φ, applied elementwise (softmax: per row).
+
+Interface: ``forward(z, out=None) -> a`` and ``backward(z, a, grad_a, out=None) -> grad_z``. Elementwise
+activations return ``grad_a * φ'(z)``; softmax returns the Jacobian-vector product, never a full Jacobian.
+``out`` lets the network reuse preallocated buffers; it may alias ``grad_a``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnlab.registry import REGISTRIES
+
+ACTIVATIONS = REGISTRIES["activation"]
+
+
+class Activation:
+    differentiable = True
+    #: the activation family, for the default initializer (he for the ReLU family, xavier otherwise)
+    family = "xavier"
+
+    def forward(self, z, out=None):
+        raise NotImplementedError
+
+    def backward(self, z, a, grad_a, out=None):
+        raise NotImplementedError
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({args})"
+
+
+@ACTIVATIONS.register("identity", "linear")
+class Identity(Activation):
+    """Linear φ(z) = k·z; identity for k = 1 (deck 000)."""
+
+    def __init__(self, k: float = 1.0):
+        self.k = float(k)
+
+    def forward(self, z, out=None):
+        if self.k == 1.0:
+            if out is None:
+                return z
+            np.copyto(out, z)
+            return out
+        return np.multiply(z, z.dtype.type(self.k), out=out)
+
+    def backward(self, z, a, grad_a, out=None):
+        if self.k == 1.0:
+            if out is None:
+                return grad_a
+            if out is not grad_a:
+                np.copyto(out, grad_a)
+            return out
+        return np.multiply(grad_a, grad_a.dtype.type(self.k), out=out)
+
+
+@ACTIVATIONS.register("relu")
+class ReLU(Activation):
+    """ReLU: φ(z) = max(0, z), φ'(z) = 1 for z > 0 else 0 (decks 000, 001)."""
+
+    family = "he"
+
+    def forward(self, z, out=None):
+        return np.maximum(z, 0, out=out)
+
+    def backward(self, z, a, grad_a, out=None):
+        # a > 0 exactly where z > 0; multiplying by the boolean mask avoids a float temporary
+        return np.multiply(grad_a, a > 0, out=out)
+
+
+@ACTIVATIONS.register("leaky_relu", "lrelu")
+class LeakyReLU(Activation):
+    """Leaky ReLU: φ(z) = z if z > 0 else αz (deck 001 uses α = 0.01, deck 002 α = 0.1)."""
+
+    family = "he"
+
+    def __init__(self, alpha: float = 0.01):
+        self.alpha = float(alpha)
+
+    def forward(self, z, out=None):
+        return _into(out, np.where(z > 0, z, z * z.dtype.type(self.alpha)))
+
+    def backward(self, z, a, grad_a, out=None):
+        slope = np.where(z > 0, z.dtype.type(1), z.dtype.type(self.alpha))
+        return np.multiply(grad_a, slope, out=out)
+
+
+@ACTIVATIONS.register("elu")
+class ELU(Activation):
+    """ELU: φ(z) = z if z > 0 else α(eᶻ − 1); φ'(z) = 1 or φ(z) + α (deck 002)."""
+
+    family = "he"
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = float(alpha)
+
+    def forward(self, z, out=None):
+        neg = self.alpha * np.expm1(np.minimum(z, 0))
+        return _into(out, np.where(z > 0, z, neg).astype(z.dtype, copy=False))
+
+    def backward(self, z, a, grad_a, out=None):
+        slope = np.where(z > 0, 1.0, a + self.alpha).astype(z.dtype, copy=False)
+        return np.multiply(grad_a, slope, out=out)
+
+
+@ACTIVATIONS.register("sigmoid", "logistic")
+class Sigmoid(Activation):
+    """Logistic sigmoid with slope c: σ_c(z) = 1 / (1 + e^(−cz)), σ'_c = c σ_c (1 − σ_c) (deck 000)."""
+
+    def __init__(self, c: float = 1.0):
+        self.c = float(c)
+
+    def forward(self, z, out=None):
+        return _sigmoid(z if self.c == 1.0 else z * z.dtype.type(self.c), out)
+
+    def backward(self, z, a, grad_a, out=None):
+        d = a * (1 - a)
+        if self.c != 1.0:
+            d *= a.dtype.type(self.c)
+        return np.multiply(grad_a, d, out=out)
+
+
+@ACTIVATIONS.register("tanh")
+class Tanh(Activation):
+    """Hyperbolic tangent: φ(z) = tanh z = 2σ₂(z) − 1, φ'(z) = 1 − tanh² z (decks 000, 001)."""
+
+    def forward(self, z, out=None):
+        return np.tanh(z, out=out)
+
+    def backward(self, z, a, grad_a, out=None):
+        d = a * a
+        np.subtract(1, d, out=d)
+        return np.multiply(grad_a, d, out=out)
+
+
+@ACTIVATIONS.register("softmax")
+class Softmax(Activation):
+    """Softmax with slope c, per row: aᵢ = e^(c zᵢ) / Σⱼ e^(c zⱼ) (decks 000, 001).
+
+    backward is the Jacobian-vector product c · a ⊙ (g − Σⱼ gⱼ aⱼ), never the full Jacobian.
+    """
+
+    def __init__(self, c: float = 1.0):
+        self.c = float(c)
+
+    def forward(self, z, out=None):
+        s = np.multiply(z, z.dtype.type(self.c), out=out)
+        s -= s.max(axis=1, keepdims=True)  # shift by the row max: exp never overflows
+        np.exp(s, out=s)
+        s /= s.sum(axis=1, keepdims=True)
+        return s
+
+    def backward(self, z, a, grad_a, out=None):
+        dot = np.einsum("ij,ij->i", grad_a, a)[:, None]
+        g = (grad_a - dot) * a
+        if self.c != 1.0:
+            g *= a.dtype.type(self.c)
+        return _into(out, g) if out is not None else g
+
+
+@ACTIVATIONS.register("softplus")
+class Softplus(Activation):
+    """Softplus: φ(z) = ln(1 + eᶻ), a smooth ReLU; φ'(z) = σ(z)."""
+
+    family = "he"
+
+    def forward(self, z, out=None):
+        return np.logaddexp(0, z, out=out)
+
+    def backward(self, z, a, grad_a, out=None):
+        return np.multiply(grad_a, _sigmoid(z), out=out)
+
+
+@ACTIVATIONS.register("silu", "swish")
+class SiLU(Activation):
+    """SiLU (swish): φ(z) = z σ(z); φ'(z) = σ(z) (1 + z (1 − σ(z)))."""
+
+    family = "he"
+
+    def forward(self, z, out=None):
+        return np.multiply(z, _sigmoid(z), out=out)
+
+    def backward(self, z, a, grad_a, out=None):
+        s = _sigmoid(z)
+        return np.multiply(grad_a, s * (1 + z * (1 - s)), out=out)
+
+
+@ACTIVATIONS.register("gelu")
+class GELU(Activation):
+    """GELU, tanh form: φ(z) = ½ z (1 + tanh(√(2/π) (z + 0.044715 z³)))."""
+
+    family = "he"
+    _K = math.sqrt(2.0 / math.pi)
+
+    def forward(self, z, out=None):
+        t = np.tanh(self._K * (z + 0.044715 * z**3))
+        return np.multiply(0.5 * z, 1 + t, out=out)
+
+    def backward(self, z, a, grad_a, out=None):
+        t = np.tanh(self._K * (z + 0.044715 * z**3))
+        d = 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * self._K * (1 + 3 * 0.044715 * z * z)
+        return np.multiply(grad_a, d.astype(z.dtype, copy=False), out=out)
+
+
+class _ZeroDerivative(Activation):
+    differentiable = False
+
+    def backward(self, z, a, grad_a, out=None):
+        raise ValueError(
+            f"'{self.registry_name}' has a zero derivative almost everywhere, so backpropagation "
+            "cannot train through it; use it with training.rule: perceptron, or use "
+            "{name: sigmoid, c: 10} as a smooth approximation"
+        )
+
+
+@ACTIVATIONS.register("step", "heaviside")
+class Step(_ZeroDerivative):
+    """Heaviside step: φ(z) = 1 if z ≥ 0 else 0; φ' = 0 almost everywhere (deck 000)."""
+
+    def forward(self, z, out=None):
+        return _into(out, (z >= 0).astype(z.dtype))
+
+
+@ACTIVATIONS.register("sign", "signum")
+class Sign(_ZeroDerivative):
+    """Signum: φ(z) = 1 if z ≥ 0 else −1; φ' = 0 almost everywhere (deck 000)."""
+
+    def forward(self, z, out=None):
+        return _into(out, np.where(z >= 0, 1, -1).astype(z.dtype))
+
+
+def _sigmoid(x, out=None):
+    """σ(x) = 1/(1+e^−x), computed without overflow for large |x|."""
+    e = np.exp(-np.abs(x))
+    pos = 1 / (1 + e)
+    r = np.where(x >= 0, pos, e * pos).astype(x.dtype, copy=False)
+    return _into(out, r) if out is not None else r
+
+
+def _into(out, value):
+    if out is None:
+        return value
+    np.copyto(out, value)
+    return out

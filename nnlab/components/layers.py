@@ -1,0 +1,324 @@
+"""Layers: ``forward(x, training) -> y`` and ``backward(grad_y) -> grad_x``.
+
+Convention (DESIGN §2): a batch has one example per ROW, ``x`` of shape (m, n_in). A dense layer holds
+``W`` of shape (n_in, n_out) and ``b`` of shape (n_out,), so ``Z = X @ W + b``. The decks write
+``z = W x`` with examples as columns: the two are transposes of each other, and the deck's backward
+``dW = 1/m dZ Xᵀ`` becomes ``dW = Xᵀ dZ`` here, with the 1/m already inside dZ (the loss's gradient).
+
+A layer declares its parameters in ``build`` (``param_specs``: name → (shape, role), role ``weight`` or
+``other``); the network allocates them as views into flat buffers and fills ``params`` and ``grads``.
+``backward`` overwrites ``grads`` and may overwrite ``grad_y``. Outputs live in buffers the layer reuses
+on the next call of the same batch size: copy what must outlive the next forward.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnlab.components.activations import ACTIVATIONS
+from nnlab.components.initializers import INITIALIZERS, default_for
+from nnlab.registry import REGISTRIES
+
+LAYERS = REGISTRIES["layer"]
+
+
+class Layer:
+    has_params = False
+
+    def __init__(self):
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}  # non-trainable state saved in checkpoints
+        self.param_specs: dict[str, tuple[tuple[int, ...], str]] = {}
+        self.need_input_grad = True
+        self.dtype = np.float32
+        self._bufs: dict = {}
+
+    def build(self, n_in: int, dtype) -> int:
+        """Declare parameters for ``n_in`` inputs; return the number of outputs."""
+        self.dtype = dtype
+        return n_in
+
+    def init_params(self, rng) -> None:
+        """Fill ``params`` (already allocated views) with their initial values."""
+
+    def forward(self, x, training: bool):
+        raise NotImplementedError
+
+    def backward(self, grad_y):
+        raise NotImplementedError
+
+    def _buf(self, name, shape, dtype=None):
+        """A buffer reused across calls with the same shape (no allocation at steady state)."""
+        key = (name, shape)
+        b = self._bufs.get(key)
+        if b is None:
+            if len(self._bufs) > 16:  # many distinct batch sizes (evaluation): do not hoard memory
+                self._bufs.clear()
+            b = self._bufs[key] = np.empty(shape, dtype=dtype or self.dtype)
+        return b
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+
+@LAYERS.register("dense", "linear_layer", "fc")
+class Dense(Layer):
+    """Fully connected: Z = X W + b; dW = Xᵀ dZ, db = Σ_rows dZ, dX = dZ Wᵀ (decks 001, 004)."""
+
+    has_params = True
+
+    def __init__(self, units: int | str = "auto", initializer=None, bias_initializer="zeros", use_bias: bool = True):
+        super().__init__()
+        if units != "auto" and (not isinstance(units, int) or isinstance(units, bool) or units < 1):
+            raise ValueError(f"units must be a positive integer or 'auto', got {units!r}")
+        self.units = units
+        self.initializer = initializer
+        self.bias_initializer = bias_initializer
+        self.use_bias = bool(use_bias)
+
+    def build(self, n_in, dtype):
+        super().build(n_in, dtype)
+        self.n_in = n_in
+        self.param_specs = {"W": ((n_in, self.units), "weight")}
+        if self.use_bias:
+            self.param_specs["b"] = ((self.units,), "other")
+        return self.units
+
+    def init_params(self, rng):
+        init = INITIALIZERS.build(self.initializer or "xavier_normal")
+        self.params["W"][...] = init((self.n_in, self.units), self.n_in, self.units, rng, self.dtype)
+        if self.use_bias:
+            binit = INITIALIZERS.build(self.bias_initializer)
+            self.params["b"][...] = binit((self.units,), self.n_in, self.units, rng, self.dtype)
+
+    def forward(self, x, training):
+        self.x = x
+        y = np.matmul(x, self.params["W"], out=self._buf("y", (len(x), self.units)))
+        if self.use_bias:
+            y += self.params["b"]
+        return y
+
+    def backward(self, grad_y):
+        np.matmul(self.x.T, grad_y, out=self.grads["W"])
+        if self.use_bias:
+            np.sum(grad_y, axis=0, out=self.grads["b"])
+        if not self.need_input_grad:
+            return None
+        return np.matmul(grad_y, self.params["W"].T, out=self._buf("dx", (len(grad_y), self.n_in)))
+
+    def describe(self):
+        return f"dense({self.units})"
+
+
+@LAYERS.register("activation")
+class ActivationLayer(Layer):
+    """Applies an activation of the registry elementwise (softmax per row): A = φ(Z)."""
+
+    def __init__(self, activation="relu"):
+        super().__init__()
+        self.spec = activation
+        self.activation = ACTIVATIONS.build(activation)
+        self.activation_family = self.activation.family  # picks the default initializer of the layer before
+
+    def forward(self, x, training):
+        self.z = x
+        self.a = self.activation.forward(x, out=self._buf("a", x.shape))
+        return self.a
+
+    def backward(self, grad_y):
+        return self.activation.backward(self.z, self.a, grad_y, out=grad_y)
+
+    def describe(self):
+        return self.activation.registry_name
+
+
+@LAYERS.register("dropout")
+class Dropout(Layer):
+    """Inverted dropout: keep each unit with probability 1 − p and scale by 1/(1 − p) in training,
+    identity at evaluation, so the expected activation is unchanged (deck 002)."""
+
+    def __init__(self, rate: float = 0.5):
+        super().__init__()
+        if not 0 <= rate < 1:
+            raise ValueError(f"rate must be in [0, 1), got {rate}")
+        self.rate = float(rate)
+        self.rng = None  # set by the network: the run's dropout generator
+        self.freeze_mask = False  # gradcheck: reuse the last mask
+
+    def forward(self, x, training):
+        if not training or self.rate == 0:
+            self.mask = None
+            return x
+        keep = 1.0 - self.rate
+        if not (self.freeze_mask and getattr(self, "mask", None) is not None and self.mask.shape == x.shape):
+            r = self._buf("r", x.shape)
+            self.rng.random(out=r, dtype=r.dtype)
+            self.mask = np.less(r, keep, out=self._buf("mask", x.shape, bool))
+        y = np.multiply(x, self.mask, out=self._buf("y", x.shape))
+        y *= y.dtype.type(1.0 / keep)
+        return y
+
+    def backward(self, grad_y):
+        if self.mask is None:
+            return grad_y
+        grad_y *= self.mask
+        grad_y *= grad_y.dtype.type(1.0 / (1.0 - self.rate))
+        return grad_y
+
+    def describe(self):
+        return f"dropout({self.rate:g})"
+
+
+@LAYERS.register("batchnorm", "batch_norm")
+class BatchNorm(Layer):
+    """Batch normalisation: x̂ = (x − μ_B)/√(σ²_B + ε), y = γ x̂ + β; running averages at evaluation (deck 002)."""
+
+    has_params = True
+
+    def __init__(self, momentum: float = 0.9, eps: float = 1e-5):
+        super().__init__()
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        self.momentum, self.eps = float(momentum), float(eps)
+
+    def build(self, n_in, dtype):
+        super().build(n_in, dtype)
+        self.n = n_in
+        self.param_specs = {"gamma": ((n_in,), "other"), "beta": ((n_in,), "other")}
+        self.buffers = {"running_mean": np.zeros(n_in, dtype), "running_var": np.ones(n_in, dtype)}
+        return n_in
+
+    def init_params(self, rng):
+        self.params["gamma"][...] = 1
+        self.params["beta"][...] = 0
+
+    def forward(self, x, training):
+        g, b = self.params["gamma"], self.params["beta"]
+        if training:
+            m = len(x)
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            mom = self.momentum
+            self.buffers["running_mean"] *= mom
+            self.buffers["running_mean"] += (1 - mom) * mu
+            unbiased = var * (m / (m - 1)) if m > 1 else var
+            self.buffers["running_var"] *= mom
+            self.buffers["running_var"] += (1 - mom) * unbiased
+        else:
+            mu, var = self.buffers["running_mean"], self.buffers["running_var"]
+        self.inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype, copy=False)
+        xhat = np.subtract(x, mu, out=self._buf("xhat", x.shape))
+        xhat *= self.inv_std
+        self.xhat = xhat
+        y = np.multiply(xhat, g, out=self._buf("y", x.shape))
+        y += b
+        return y
+
+    def backward(self, grad_y):
+        m = len(grad_y)
+        xhat = self.xhat
+        np.sum(grad_y, axis=0, out=self.grads["beta"])
+        np.einsum("ij,ij->j", grad_y, xhat, out=self.grads["gamma"])
+        # dx = γ/(m σ) · (m g − Σg − x̂ Σ(g x̂))
+        dx = self._buf("dx", grad_y.shape)
+        np.multiply(xhat, self.grads["gamma"], out=dx)
+        dx += self.grads["beta"]
+        np.subtract(grad_y, dx * dx.dtype.type(1.0 / m), out=dx)
+        dx *= self.params["gamma"] * self.inv_std
+        return dx
+
+    def describe(self):
+        return "batchnorm"
+
+
+@LAYERS.register("prelu")
+class PReLU(Layer):
+    """Parametric ReLU: y = x if x > 0 else αx, with α learnt per unit (decks 000, 002)."""
+
+    has_params = True
+
+    def __init__(self, alpha: float = 0.25):
+        super().__init__()
+        self.alpha_init = float(alpha)
+        self.activation_family = "he"
+
+    def build(self, n_in, dtype):
+        super().build(n_in, dtype)
+        self.param_specs = {"alpha": ((n_in,), "other")}
+        return n_in
+
+    def init_params(self, rng):
+        self.params["alpha"][...] = self.alpha_init
+
+    def forward(self, x, training):
+        self.x = x
+        self.pos = np.greater(x, 0, out=self._buf("pos", x.shape, bool))
+        y = np.multiply(x, self.params["alpha"], out=self._buf("y", x.shape))
+        np.copyto(y, x, where=self.pos)
+        return y
+
+    def backward(self, grad_y):
+        neg_part = np.where(self.pos, 0, self.x * grad_y)
+        self.grads["alpha"][...] = neg_part.sum(axis=0)
+        slope = np.where(self.pos, 1, self.params["alpha"]).astype(grad_y.dtype, copy=False)
+        grad_y *= slope
+        return grad_y
+
+    def describe(self):
+        return "prelu"
+
+
+@LAYERS.register("maxout")
+class Maxout(Layer):
+    """Maxout: yⱼ = max over k pieces of (x Wⱼₖ + bⱼₖ) (deck 002); the gradient flows to the arg max."""
+
+    has_params = True
+
+    def __init__(self, units: int = 32, pieces: int = 2, initializer=None, bias_initializer="zeros"):
+        super().__init__()
+        if not isinstance(units, int) or units < 1:
+            raise ValueError(f"units must be a positive integer, got {units!r}")
+        if not isinstance(pieces, int) or pieces < 2:
+            raise ValueError(f"pieces must be an integer ≥ 2, got {pieces!r}")
+        self.units, self.pieces = units, pieces
+        self.initializer, self.bias_initializer = initializer, bias_initializer
+
+    def build(self, n_in, dtype):
+        super().build(n_in, dtype)
+        self.n_in = n_in
+        k = self.units * self.pieces
+        self.param_specs = {"W": ((n_in, k), "weight"), "b": ((k,), "other")}
+        return self.units
+
+    def init_params(self, rng):
+        k = self.units * self.pieces
+        init = INITIALIZERS.build(self.initializer or "xavier_normal")
+        self.params["W"][...] = init((self.n_in, k), self.n_in, self.units, rng, self.dtype)
+        self.params["b"][...] = INITIALIZERS.build(self.bias_initializer)((k,), self.n_in, self.units, rng, self.dtype)
+
+    def forward(self, x, training):
+        self.x = x
+        z = x @ self.params["W"] + self.params["b"]
+        z = z.reshape(len(x), self.units, self.pieces)
+        self.arg = z.argmax(axis=2)
+        return np.take_along_axis(z, self.arg[..., None], axis=2)[..., 0]
+
+    def backward(self, grad_y):
+        m = len(grad_y)
+        dz = np.zeros((m, self.units, self.pieces), dtype=grad_y.dtype)
+        np.put_along_axis(dz, self.arg[..., None], grad_y[..., None], axis=2)
+        dz = dz.reshape(m, -1)
+        np.matmul(self.x.T, dz, out=self.grads["W"])
+        np.sum(dz, axis=0, out=self.grads["b"])
+        return dz @ self.params["W"].T if self.need_input_grad else None
+
+    def describe(self):
+        return f"maxout({self.units}x{self.pieces})"
+
+
+def initializer_for(activation_spec) -> str:
+    """The default weight initializer for a layer followed by this activation."""
+    if activation_spec is None:
+        return "xavier_normal"
+    return default_for(ACTIVATIONS.build(activation_spec))

@@ -1,0 +1,233 @@
+"""Losses J(pred, target): the MEAN over the examples of a batch (the 1/m lives here, once).
+
+Interface: ``value(pred, target) -> float`` and ``grad(pred, target) -> ∂J/∂pred``. Targets are class
+indices (shape ``(m,)``) for classification and arrays ``(m, k)`` for regression. Cross-entropy and binary
+cross-entropy are also fused with their output activation: ``fused(z, target, activation)`` returns the value
+and ``∂J/∂z`` from the logits z, computed stably (log-sum-exp), as decks 001 and 004 derive (δ = a − y).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnlab.components.activations import Sigmoid, Softmax
+from nnlab.registry import REGISTRIES
+
+LOSSES = REGISTRIES["loss"]
+
+
+class Loss:
+    #: output activations this loss accepts (None: any)
+    expects_output: tuple[str, ...] | None = None
+    #: the output activation a model gets when the config names none
+    default_output = "identity"
+    #: the output activation this loss can be fused with (computed from logits)
+    fuses_with: type | None = None
+    classification = False
+    differentiable = True
+
+    def value(self, pred, target) -> float:
+        raise NotImplementedError
+
+    def grad(self, pred, target):
+        raise NotImplementedError
+
+    def value_and_grad(self, pred, target):
+        return self.value(pred, target), self.grad(pred, target)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+def dense_target(target, pred):
+    """Class indices → one-hot (several outputs) or a column (one output); arrays pass through."""
+    target = np.asarray(target)
+    if target.ndim == 1 and np.issubdtype(target.dtype, np.integer):
+        if pred.shape[1] == 1:
+            return target.astype(pred.dtype).reshape(-1, 1)
+        onehot = np.zeros(pred.shape, dtype=pred.dtype)
+        onehot[np.arange(len(target)), target] = 1
+        return onehot
+    return target.reshape(pred.shape).astype(pred.dtype, copy=False)
+
+
+@LOSSES.register("mse")
+class MSE(Loss):
+    """Mean squared error: J = 1/(m·k) Σ (ŷ − y)² over m examples and k outputs (decks 000, 001)."""
+
+    def value(self, pred, target):
+        d = pred - dense_target(target, pred)
+        return float(np.mean(d * d))
+
+    def grad(self, pred, target):
+        d = pred - dense_target(target, pred)
+        return d * d.dtype.type(2.0 / d.size)
+
+
+@LOSSES.register("sse")
+class SSE(Loss):
+    """Sum of squares: J = 1/m Σᵢ ½‖ŷᵢ − yᵢ‖², so that δ = (ŷ − y)/m (decks 000, 004)."""
+
+    def value(self, pred, target):
+        d = pred - dense_target(target, pred)
+        return float(0.5 * np.sum(d * d) / len(d))
+
+    def grad(self, pred, target):
+        d = pred - dense_target(target, pred)
+        return d * d.dtype.type(1.0 / len(d))
+
+
+@LOSSES.register("mae")
+class MAE(Loss):
+    """Mean absolute error: J = 1/(m·k) Σ |ŷ − y|; subgradient sign(ŷ − y)/(m·k)."""
+
+    def value(self, pred, target):
+        return float(np.mean(np.abs(pred - dense_target(target, pred))))
+
+    def grad(self, pred, target):
+        d = pred - dense_target(target, pred)
+        return np.sign(d) * d.dtype.type(1.0 / d.size)
+
+
+@LOSSES.register("huber")
+class Huber(Loss):
+    """Huber: ½d² where |d| ≤ δ, else δ(|d| − ½δ); mean over examples and outputs."""
+
+    def __init__(self, delta: float = 1.0):
+        if delta <= 0:
+            raise ValueError(f"huber: delta must be > 0, got {delta}")
+        self.delta = float(delta)
+
+    def value(self, pred, target):
+        d = np.abs(pred - dense_target(target, pred))
+        q = np.minimum(d, self.delta)
+        return float(np.mean(0.5 * q * q + self.delta * (d - q)))
+
+    def grad(self, pred, target):
+        d = pred - dense_target(target, pred)
+        return np.clip(d, -self.delta, self.delta) * d.dtype.type(1.0 / d.size)
+
+
+@LOSSES.register("max_error", "supremum")
+class MaxError(Loss):
+    """Supremum objective: J = max over the batch of |ŷ − y| (deck 000); subgradient at the arg max."""
+
+    def value(self, pred, target):
+        return float(np.max(np.abs(pred - dense_target(target, pred))))
+
+    def grad(self, pred, target):
+        d = pred - dense_target(target, pred)
+        g = np.zeros_like(d)
+        i = np.unravel_index(np.argmax(np.abs(d)), d.shape)
+        g[i] = np.sign(d[i])
+        return g
+
+
+@LOSSES.register("bce", "binary_cross_entropy")
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy: J = −1/m Σ [y ln ŷ + (1 − y) ln(1 − ŷ)] (decks 001, 004).
+
+    Fused with a sigmoid of slope c: from x = c·z, J = 1/m Σ [max(x, 0) − x y + ln(1 + e^−|x|)] and
+    ∂J/∂z = c (σ(x) − y)/m.
+    """
+
+    expects_output = ("sigmoid",)
+    default_output = "sigmoid"
+    fuses_with = Sigmoid
+    classification = True
+    _EPS = 1e-12
+
+    def value(self, pred, target):
+        y = dense_target(target, pred)
+        p = np.clip(pred, self._EPS, 1 - self._EPS)
+        return float(-np.sum(y * np.log(p) + (1 - y) * np.log1p(-p)) / len(p))
+
+    def grad(self, pred, target):
+        y = dense_target(target, pred)
+        p = np.clip(pred, self._EPS, 1 - self._EPS)
+        return ((p - y) / (p * (1 - p)) / len(p)).astype(pred.dtype, copy=False)
+
+    def fused(self, z, target, activation):
+        c = z.dtype.type(activation.c)
+        x = z * c
+        y = dense_target(target, z)
+        value = np.sum(np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))) / len(z)
+        g = activation.forward(z)
+        g -= y
+        g *= c / z.dtype.type(len(z))
+        return float(value), g
+
+
+@LOSSES.register("cross_entropy", "categorical_cross_entropy", "ce")
+class CrossEntropy(Loss):
+    """Categorical cross-entropy: J = −1/m Σᵢ ln ŷᵢ,yᵢ over class indices yᵢ (decks 001, 003, 004).
+
+    Fused with a softmax of slope c: J = 1/m Σᵢ [log Σⱼ e^(c zᵢⱼ) − c zᵢ,yᵢ] (log-sum-exp) and
+    ∂J/∂z = c (softmax(c z) − onehot(y))/m.
+    """
+
+    expects_output = ("softmax",)
+    default_output = "softmax"
+    fuses_with = Softmax
+    classification = True
+    _EPS = 1e-12
+
+    def value(self, pred, target):
+        target = np.asarray(target)
+        if target.ndim == 2:
+            return float(-np.sum(target * np.log(np.maximum(pred, self._EPS))) / len(pred))
+        picked = pred[np.arange(len(pred)), target]
+        return float(-np.mean(np.log(np.maximum(picked, self._EPS))))
+
+    def grad(self, pred, target):
+        y = dense_target(target, pred)
+        return (-y / np.maximum(pred, self._EPS) / len(pred)).astype(pred.dtype, copy=False)
+
+    def fused(self, z, target, activation, out=None):
+        m = len(z)
+        target = np.asarray(target)
+        g = activation.forward(z, out=out)  # softmax(c z), shifted by the row max inside
+        c = z.dtype.type(activation.c)
+        rows = np.arange(m)
+        if target.ndim == 2:  # soft / one-hot targets
+            s = z * c
+            s -= s.max(axis=1, keepdims=True)
+            lse = np.log(np.exp(s).sum(axis=1))
+            value = float(np.sum(target * (lse[:, None] - s)) / m)
+            g -= target
+        else:
+            # −ln softmax_y computed as lse − s_y: stable for logits of ±1000
+            s = z * c
+            smax = s.max(axis=1)
+            lse = smax + np.log(np.exp(s - smax[:, None]).sum(axis=1))
+            value = float(np.mean(lse - s[rows, target]))
+            g[rows, target] -= 1
+        g *= c / z.dtype.type(m)
+        return value, g
+
+
+@LOSSES.register("hinge", "multiclass_svm")
+class Hinge(Loss):
+    """Multi-class SVM loss: Lᵢ = Σ_{j≠yᵢ} max(0, sⱼ − s_yᵢ + Δ), Δ = 1, averaged (deck 003)."""
+
+    expects_output = ("identity",)
+    default_output = "identity"
+    classification = True
+
+    def __init__(self, margin: float = 1.0):
+        self.margin = float(margin)
+
+    def _margins(self, s, target):
+        rows = np.arange(len(s))
+        m = s - s[rows, target][:, None] + s.dtype.type(self.margin)
+        m[rows, target] = 0
+        return np.maximum(m, 0)
+
+    def value(self, pred, target):
+        return float(np.mean(self._margins(pred, np.asarray(target)).sum(axis=1)))
+
+    def grad(self, pred, target):
+        target = np.asarray(target)
+        g = (self._margins(pred, target) > 0).astype(pred.dtype)
+        g[np.arange(len(pred)), target] = -g.sum(axis=1)
+        return g / pred.dtype.type(len(pred))

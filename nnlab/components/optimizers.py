@@ -1,0 +1,196 @@
+"""Optimizers: ``step(params, grads, lr)`` updates each parameter array in place.
+
+``params`` and ``grads`` are dicts of arrays with the same keys; each optimizer keeps its state (velocity,
+moments) per key, allocated on the first step and updated in place with one scratch buffer per key, so a
+step allocates nothing. The trainer passes the network's parameters as two flat buffers, ``weights`` and
+``others`` (biases, batch-norm γ/β, PReLU α), so each update is a handful of vector operations.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnlab.registry import REGISTRIES
+
+OPTIMIZERS = REGISTRIES["optimizer"]
+
+
+def is_weight(key: str) -> bool:
+    """Decoupled weight decay (AdamW) touches weights only, never biases (deck 004)."""
+    return key == "weights" or key.endswith(".W")
+
+
+class Optimizer:
+    slots: tuple[str, ...] = ()
+
+    def __init__(self, lr: float = 0.01):
+        if not lr > 0:
+            raise ValueError(f"lr must be > 0, got {lr}")
+        self.lr = float(lr)
+        self.t = 0
+        self.state: dict[str, dict[str, np.ndarray]] = {}
+
+    def _state(self, key, p):
+        st = self.state.get(key)
+        if st is None or st["_scratch"].shape != p.shape:
+            st = {slot: np.zeros_like(p) for slot in self.slots}
+            st["_scratch"] = np.empty_like(p)
+            self.state[key] = st
+        return st
+
+    def step(self, params, grads, lr):
+        self.t += 1
+        for key, p in params.items():
+            self.update(p, grads[key], lr, self._state(key, p), key)
+
+    def update(self, p, g, lr, st, key):
+        raise NotImplementedError
+
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
+        arrays = {
+            f"{key}.{slot}": arr for key, st in self.state.items() for slot, arr in st.items() if slot != "_scratch"
+        }
+        return arrays, {"t": self.t}
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        self.t = int(meta.get("t", 0))
+        self.state = {}
+        for name, arr in arrays.items():
+            key, slot = name.rsplit(".", 1)
+            st = self.state.setdefault(key, {"_scratch": np.empty_like(arr)})
+            st[slot] = np.array(arr, copy=True)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v}" for k, v in vars(self).items() if k not in ("state", "t"))
+        return f"{type(self).__name__}({args})"
+
+
+def _divide_by_root(p, g, acc, scratch, lr, eps):
+    """p ← p − α g / (√acc + ε), through one scratch buffer (RMSprop, Adagrad)."""
+    np.sqrt(acc, out=scratch)
+    scratch += p.dtype.type(eps)
+    np.divide(g, scratch, out=scratch)
+    scratch *= p.dtype.type(lr)
+    p -= scratch
+
+
+@OPTIMIZERS.register("sgd")
+class SGD(Optimizer):
+    """Gradient descent with momentum μ: v ← μv − αg, w ← w + v; Nesterov: w ← w + μv − αg (decks 001, 002)."""
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False):
+        super().__init__(lr)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        if nesterov and momentum == 0:
+            raise ValueError("nesterov needs momentum > 0")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.slots = ("velocity",) if momentum else ()
+
+    def update(self, p, g, lr, st, key):
+        s = st["_scratch"]
+        np.multiply(g, p.dtype.type(lr), out=s)
+        if not self.momentum:
+            p -= s
+            return
+        v = st["velocity"]
+        v *= p.dtype.type(self.momentum)
+        v -= s
+        if self.nesterov:
+            p -= s
+            np.multiply(v, p.dtype.type(self.momentum), out=s)
+            p += s
+        else:
+            p += v
+
+
+@OPTIMIZERS.register("rmsprop")
+class RMSprop(Optimizer):
+    """RMSprop: s ← ρs + (1 − ρ)g², w ← w − α g / (√s + ε) (deck 001)."""
+
+    slots = ("sq",)
+
+    def __init__(self, lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8):
+        super().__init__(lr)
+        self.rho, self.eps = float(rho), float(eps)
+
+    def update(self, p, g, lr, st, key):
+        sq, s = st["sq"], st["_scratch"]
+        sq *= p.dtype.type(self.rho)
+        np.multiply(g, g, out=s)
+        s *= p.dtype.type(1 - self.rho)
+        sq += s
+        _divide_by_root(p, g, sq, s, lr, self.eps)
+
+
+@OPTIMIZERS.register("adagrad")
+class Adagrad(Optimizer):
+    """Adagrad: G ← G + g², w ← w − α g / (√G + ε)."""
+
+    slots = ("sum_sq",)
+
+    def __init__(self, lr: float = 0.01, eps: float = 1e-8):
+        super().__init__(lr)
+        self.eps = float(eps)
+
+    def update(self, p, g, lr, st, key):
+        acc, s = st["sum_sq"], st["_scratch"]
+        np.multiply(g, g, out=s)
+        acc += s
+        _divide_by_root(p, g, acc, s, lr, self.eps)
+
+
+@OPTIMIZERS.register("adam")
+class Adam(Optimizer):
+    """Adam: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − α m̂ / (√v̂ + ε) (deck 001)."""
+
+    slots = ("m", "v")
+
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+        super().__init__(lr)
+        for nm, b in (("beta1", beta1), ("beta2", beta2)):
+            if not 0 <= b < 1:
+                raise ValueError(f"{nm} must be in [0, 1), got {b}")
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+
+    def update(self, p, g, lr, st, key):
+        t = p.dtype.type
+        m, v, s = st["m"], st["v"], st["_scratch"]
+        m *= t(self.beta1)
+        np.multiply(g, t(1 - self.beta1), out=s)
+        m += s
+        v *= t(self.beta2)
+        np.multiply(g, g, out=s)
+        s *= t(1 - self.beta2)
+        v += s
+        # w -= lr/(1-β1^t) · m / (√v / √(1-β2^t) + ε): the bias corrections folded into two scalars
+        np.sqrt(v, out=s)
+        s *= t(1 / math.sqrt(1 - self.beta2**self.t))
+        s += t(self.eps)
+        np.divide(m, s, out=s)
+        s *= t(lr / (1 - self.beta1**self.t))
+        p -= s
+
+
+@OPTIMIZERS.register("adamw")
+class AdamW(Adam):
+    """AdamW: Adam plus decoupled weight decay w ← w − α λ w on weights only (Loshchilov & Hutter)."""
+
+    def __init__(
+        self,
+        lr: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ):
+        super().__init__(lr, beta1, beta2, eps)
+        self.weight_decay = float(weight_decay)
+
+    def update(self, p, g, lr, st, key):
+        if self.weight_decay and is_weight(key):
+            p *= p.dtype.type(1 - lr * self.weight_decay)
+        super().update(p, g, lr, st, key)
