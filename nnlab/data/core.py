@@ -1,0 +1,145 @@
+"""What a dataset loader returns, and how it becomes train / val / test splits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nnlab.errors import DataError
+
+
+@dataclass
+class Dataset:
+    """Features ``X`` (one example per row) and targets ``y`` (class indices, or values (m, k))."""
+
+    X: np.ndarray
+    y: np.ndarray
+    task: str  # "classification" | "regression"
+    name: str = ""
+    feature_names: list[str] | None = None
+    class_names: list[str] | None = None
+    X_test: np.ndarray | None = None  # an official test split, kept as the test split
+    y_test: np.ndarray | None = None
+    #: truth tables: every split is the whole table (four rows cannot be split)
+    whole_table: bool = False
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n_classes(self) -> int:
+        if self.task != "classification":
+            return 0
+        if self.class_names:
+            return len(self.class_names)
+        ys = [self.y] + ([self.y_test] if self.y_test is not None else [])
+        return int(max(int(a.max()) for a in ys if len(a)) + 1)
+
+    @property
+    def n_outputs(self) -> int:
+        if self.task == "classification":
+            return self.n_classes
+        return 1 if self.y.ndim == 1 else self.y.shape[1]
+
+
+@dataclass
+class Splits:
+    """Train / val / test arrays (val and test may be empty), with what the model needs to know."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    task: str
+    n_classes: int
+    n_outputs: int
+    feature_names: list[str] | None = None
+    class_names: list[str] | None = None
+
+    @property
+    def n_features(self) -> int:
+        return self.X_train.shape[1]
+
+    def split(self, which: str):
+        return getattr(self, f"X_{which}"), getattr(self, f"y_{which}")
+
+
+def split_dataset(ds: Dataset, val: float, test: float, rng: np.random.Generator, stratify: bool = True) -> dict:
+    """Index arrays for train / val / test: stratified by class for classification."""
+    n = len(ds.X)
+    if ds.whole_table:
+        idx = np.arange(n)
+        return {"train": idx, "val": idx if val else idx[:0], "test": idx if test else idx[:0]}
+    if ds.X_test is not None:
+        test = 0.0  # the dataset's official test split stays the test split
+    groups = (
+        [np.flatnonzero(ds.y == c) for c in range(ds.n_classes)]
+        if (stratify and ds.task == "classification")
+        else [np.arange(n)]
+    )
+    parts = {"train": [], "val": [], "test": []}
+    for g in groups:
+        g = rng.permutation(g)
+        n_val, n_test = int(round(val * len(g))), int(round(test * len(g)))
+        parts["val"].append(g[:n_val])
+        parts["test"].append(g[n_val : n_val + n_test])
+        parts["train"].append(g[n_val + n_test :])
+    out = {k: np.sort(np.concatenate(v)) if v else np.arange(0) for k, v in parts.items()}
+    if len(out["train"]) == 0:
+        raise DataError(f"data.split: val {val} + test {test} leave no training examples out of {n}")
+    for k in ("val", "test"):
+        if (val if k == "val" else test) > 0 and len(out[k]) == 0:
+            raise DataError(
+                f"data.split.{k}: {n} examples are too few to hold out a {k} split of {val if k == 'val' else test}"
+            )
+    return out
+
+
+def load_splits(data_cfg, seed: int, dtype) -> tuple[Splits, object]:
+    """Build the configured dataset, split it and fit the preprocessing on the train split only.
+
+    Returns the splits (preprocessed, in ``dtype``) and the fitted preprocessor.
+    """
+    from nnlab.data.preprocess import build_preprocessor
+    from nnlab.registry import registry
+    from nnlab.seeds import streams
+
+    ss = streams(seed)
+    data_ss, split_ss = ss["data"], ss["split"]
+    ds = registry("dataset").build(
+        {"name": data_cfg.name, **data_cfg.dataset_args()}, rng=np.random.default_rng(data_ss)
+    )
+    split_seed = data_cfg.split.seed
+    split_rng = np.random.default_rng(split_ss if split_seed is None else np.random.SeedSequence(split_seed))
+    idx = split_dataset(ds, data_cfg.split.val, data_cfg.split.test, split_rng, data_cfg.split.stratify)
+    pre = build_preprocessor(data_cfg.preprocess)
+    pre.fit(ds.X[idx["train"]])
+
+    def take(X, rows):
+        return pre.transform(X[rows], dtype)
+
+    y = ds.y if ds.task == "classification" else _as_2d(ds.y).astype(dtype)
+    if ds.X_test is not None:
+        X_test = pre.transform(ds.X_test, dtype)
+        y_test = ds.y_test if ds.task == "classification" else _as_2d(ds.y_test).astype(dtype)
+    else:
+        X_test, y_test = take(ds.X, idx["test"]), y[idx["test"]]
+    splits = Splits(
+        X_train=take(ds.X, idx["train"]),
+        y_train=y[idx["train"]],
+        X_val=take(ds.X, idx["val"]),
+        y_val=y[idx["val"]],
+        X_test=X_test,
+        y_test=y_test,
+        task=ds.task,
+        n_classes=ds.n_classes,
+        n_outputs=ds.n_outputs,
+        feature_names=ds.feature_names,
+        class_names=ds.class_names,
+    )
+    return splits, pre
+
+
+def _as_2d(y):
+    return y.reshape(-1, 1) if y.ndim == 1 else y
