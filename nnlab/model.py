@@ -1,0 +1,126 @@
+"""From a validated config and the data's shape to a network, a loss and the resolved defaults."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from nnlab.components.initializers import INITIALIZERS, default_for
+from nnlab.components.layers import ActivationLayer, Dense, Maxout
+from nnlab.config import Config
+from nnlab.errors import ConfigError
+from nnlab.network import Network
+from nnlab.registry import registry
+
+
+class SymmetryWarning(UserWarning):
+    """Weights that start all equal stay equal: every unit of a layer learns the same thing (deck 001)."""
+
+
+def resolve(config: Config, task: str) -> Config:
+    """Fill the defaults that depend on the data: the loss from the task, the output activation from the
+    loss, the weight initializer from the activation. Returns a new config (written to the run folder)."""
+    config = config.model_copy(deep=True)
+    if config.loss is None:
+        config.loss = "cross_entropy" if task == "classification" else "mse"
+    loss = registry("loss").build(config.loss)
+    if task == "regression" and loss.classification:
+        raise ConfigError(f"loss: '{loss.registry_name}' is a classification loss, but the data are a regression task")
+    model = config.model
+    if model.hidden is not None:
+        if model.output is None:
+            model.output = loss.default_output
+        if model.initializer is None:
+            model.initializer = default_for(registry("activation").build(model.activation))
+        if model.output_initializer is None:
+            model.output_initializer = default_for(registry("activation").build(model.output))
+    return config
+
+
+def output_units(loss, splits) -> int:
+    """Classes for softmax-style outputs; one unit for a sigmoid + binary cross-entropy on two classes."""
+    if splits.task == "classification" and loss.registry_name == "bce" and splits.n_classes == 2:
+        return 1
+    return splits.n_outputs
+
+
+def layer_specs(config: Config, n_out: int) -> list[dict]:
+    """The explicit layer list: ``model.layers`` as given, or the one ``model.hidden`` stands for."""
+    m = config.model
+    if m.layers is not None:
+        return [dict(s, units=n_out) if s.get("units") == "auto" else dict(s) for s in m.layers]
+    specs = []
+    for h in m.hidden:
+        specs.append(
+            {"type": "dense", "units": h, "initializer": m.initializer, "bias_initializer": m.bias_initializer}
+        )
+        if m.batchnorm:
+            specs.append({"type": "batchnorm"})
+        specs.append({"type": "activation", "activation": m.activation})
+        if m.dropout:
+            specs.append({"type": "dropout", "rate": m.dropout})
+    specs.append(
+        {"type": "dense", "units": n_out, "initializer": m.output_initializer, "bias_initializer": m.bias_initializer}
+    )
+    specs.append({"type": "activation", "activation": m.output})
+    return specs
+
+
+def build_layers(specs: list[dict]) -> list:
+    layers = []
+    for i, spec in enumerate(specs):
+        kwargs = {k: v for k, v in spec.items() if k != "type"}
+        try:
+            layer = registry("layer").build({"name": spec["type"], **kwargs})
+        except ConfigError as e:
+            raise ConfigError(f"model.layers[{i}]: {e}") from None
+        layers.append(layer)
+    # a dense / maxout layer without an initializer gets the default of the activation that follows it
+    for i, layer in enumerate(layers):
+        if isinstance(layer, (Dense, Maxout)) and layer.initializer is None:
+            nxt = next((la for la in layers[i + 1 :] if getattr(la, "activation_family", None)), None)
+            layer.initializer = "he_normal" if getattr(nxt, "activation_family", "") == "he" else "xavier_normal"
+        if isinstance(layer, (Dense, Maxout)) and INITIALIZERS.build(layer.initializer).symmetric:
+            warnings.warn(
+                f"layer {i} ({layer.describe()}): weights initialised all equal ({layer.initializer}) — every unit "
+                "receives the same gradient and stays identical to the others (the symmetry problem, deck 001); "
+                "use a random initializer such as xavier_normal or he_normal",
+                SymmetryWarning,
+                stacklevel=2,
+            )
+    return layers
+
+
+def build_network(config: Config, n_inputs: int, n_out: int, init_rng=None, dropout_rng=None) -> Network:
+    layers = build_layers(layer_specs(config, n_out))
+    dtype = np.dtype(config.dtype)
+    try:
+        net = Network(layers, n_inputs, dtype, init_rng, dropout_rng)
+    except ValueError as e:
+        raise ConfigError(f"model: {e}") from None
+    if net.n_outputs != n_out:
+        raise ConfigError(
+            f"model: the network ends with {net.n_outputs} outputs, the data need {n_out}; "
+            "give the last dense layer units: auto"
+        )
+    return net
+
+
+def check_loss_fits(net: Network, loss, training_rule: str = "backprop") -> None:
+    """The loss's expected output activation, and differentiable activations for backprop."""
+    last = net.layers[-1]
+    out_name = last.activation.registry_name if isinstance(last, ActivationLayer) else last.describe()
+    if loss.expects_output and out_name not in loss.expects_output:
+        raise ConfigError(
+            f"loss '{loss.registry_name}' needs a {' or '.join(loss.expects_output)} output, the model ends in {out_name}"
+        )
+    if training_rule == "backprop":
+        for i, la in enumerate(net.layers):
+            act = getattr(la, "activation", None)
+            if act is not None and not act.differentiable:
+                raise ConfigError(
+                    f"model: layer {i} uses '{act.registry_name}', whose derivative is zero almost everywhere, "
+                    "so backpropagation cannot train through it; use {name: sigmoid, c: 10} (a steep sigmoid "
+                    "that approximates the step) or training.rule: perceptron for a single layer"
+                )

@@ -1,0 +1,320 @@
+"""The trainer: epochs of shuffled mini-batches, metrics, checkpoints, early stopping, the run folder.
+
+Nothing here parses YAML or renders to a terminal: ``train(config)`` takes a validated ``Config`` and
+returns a ``RunResult``; the CLI (or a notebook, or a sweep worker) decides what to show.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nnlab import __version__
+from nnlab.checkpoint import save_checkpoint
+from nnlab.components.regularizers import build_regularizers
+from nnlab.components.schedules import build_schedule
+from nnlab.config import Config
+from nnlab.data.core import load_splits
+from nnlab.errors import ConfigError
+from nnlab.model import build_network, check_loss_fits, output_units, resolve
+from nnlab.registry import registry
+from nnlab.runs import CHECKPOINTS, CONFIG, SUMMARY, atomic_write, new_run_dir, write_json
+from nnlab.seeds import streams
+from nnlab.training.callbacks import Callback, CSVLogger, EarlyStopping, better, mode_of
+from nnlab.training.metrics import evaluate, predicted_classes
+
+PROGRESS_INTERVAL = 0.2  # seconds between progress updates inside an epoch
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    status: str
+    summary: dict
+    history: list[dict] = field(default_factory=list)
+
+
+class Trainer:
+    def __init__(self, config: Config, runs_dir="runs", callbacks=(), overfit: int | None = None, run_dir=None):
+        self.splits, self.preprocessor = load_splits(config.data, config.seed, np.dtype(config.dtype))
+        if overfit:
+            self._overfit(overfit)
+        self.config = resolve(config, self.splits.task)
+        cfg = self.config
+        rng = {k: np.random.default_rng(ss) for k, ss in streams(cfg.seed).items()}
+        self.shuffle_rng, self.dropout_rng = rng["shuffle"], rng["dropout"]
+        self.loss = registry("loss").build(cfg.loss)
+        n_out = output_units(self.loss, self.splits)
+        self.net = build_network(cfg, self.splits.n_features, n_out, rng["init"], self.dropout_rng)
+        check_loss_fits(self.net, self.loss)
+        self.optimizer = registry("optimizer").build(cfg.optimizer)
+        n = len(self.splits.X_train)
+        bs = cfg.training.batch_size
+        self.batch_size = n if bs == "full" else min(int(bs), n)
+        self.n_batches = math.ceil(n / self.batch_size)
+        self.schedule = build_schedule(cfg.schedule, self.optimizer.lr, cfg.training.epochs, self.n_batches)
+        regs = build_regularizers(cfg.regularization)
+        self.penalties = [r for r in regs if not r.is_constraint]
+        self.constraints = [r for r in regs if r.is_constraint]
+        has_val = len(self.splits.X_val) > 0
+        self.monitor = cfg.training.monitor or ("val_loss" if has_val else "train_loss")
+        self.monitor_mode = mode_of(self.monitor)
+        es = cfg.training.early_stopping
+        self.early = EarlyStopping(es.monitor, es.patience, es.min_delta, es.restore_best, es.mode) if es else None
+        self.callbacks: list[Callback] = [CSVLogger(), *([self.early] if self.early else []), *callbacks]
+        self.history: list[dict] = []
+        self.best: dict | None = None
+        self.epoch = 0
+        self.status, self.reason = "running", ""
+        self._stop = None
+        self.run_dir = Path(run_dir) if run_dir else new_run_dir(runs_dir, cfg.name)
+        self.initial_loss = None
+
+    # ----- setup helpers ------------------------------------------------------------------------
+    def _overfit(self, k: int):
+        """Keep k training examples and validate on the same ones (deck 002's sanity check)."""
+        s = self.splits
+        k = min(k, len(s.X_train))
+        s.X_train, s.y_train = s.X_train[:k].copy(), s.y_train[:k].copy()
+        s.X_val, s.y_val = s.X_train, s.y_train
+
+    def stop(self, status: str, reason: str) -> None:
+        """Ask the loop to stop after this epoch (callbacks use it)."""
+        self._stop = (status, reason)
+
+    @property
+    def expected_initial_loss(self) -> float | None:
+        """ln C for cross-entropy over C classes (deck 002's sanity check)."""
+        if self.loss.registry_name == "cross_entropy" and self.splits.n_classes > 1:
+            return math.log(self.splits.n_classes)
+        if self.loss.registry_name == "bce":
+            return math.log(2)
+        return None
+
+    # ----- the loop -----------------------------------------------------------------------------
+    def fit(self) -> RunResult:
+        cfg = self.config
+        atomic_write(self.run_dir / CONFIG, cfg.to_yaml())
+        self.started = time.time()
+        self.initial_loss = evaluate(
+            self.net, self.loss, self.splits.X_train[:4096], self.splits.y_train[:4096], self.splits.task
+        )["loss"]
+        self._write_summary()
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        try:
+            for epoch in range(self.epoch, cfg.training.epochs):
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught below
+                    self._run_epoch(epoch)
+                if self._stop:
+                    break
+            else:
+                self.status = "completed"
+            if self._stop:
+                self.status, self.reason = self._stop
+        except _Diverged as d:
+            self.status, self.reason = "diverged", str(d)
+        except BaseException as e:
+            self.status, self.reason = (
+                ("interrupted", "interrupted")
+                if isinstance(e, KeyboardInterrupt)
+                else ("failed", f"{type(e).__name__}: {e}")
+            )
+            self._write_summary()
+            raise
+        return self._finish()
+
+    def _run_epoch(self, epoch: int) -> None:
+        s, net, opt = self.splits, self.net, self.optimizer
+        X, y = s.X_train, s.y_train
+        n, B = len(X), self.batch_size
+        for cb in self.callbacks:
+            cb.on_epoch_begin(self, epoch)
+        t0 = time.perf_counter()
+        full = B >= n
+        perm = None if full else self.shuffle_rng.permutation(n)
+        xb = np.empty((B, X.shape[1]), X.dtype)
+        yb = np.empty((B, *y.shape[1:]), y.dtype)
+        classify = s.task == "classification"
+        fused = net.fused_split(self.loss) is not None
+        w_old = net.params["weights"].copy() if self.config.training.tol and "weights" in net.params else None
+        total_loss, total_pen, correct = 0.0, 0.0, 0
+        last_report = time.monotonic()
+        step = epoch * self.n_batches
+        for b in range(self.n_batches):
+            if full:
+                xs, ys = X, y
+            else:
+                idx = perm[b * B : (b + 1) * B]
+                m = len(idx)
+                xs, ys = (xb, yb) if m == B else (xb[:m], yb[:m])
+                np.take(X, idx, axis=0, out=xs)
+                np.take(y, idx, axis=0, out=ys)
+            lr = self.schedule.lr(epoch, step + b)
+            value, out = net.loss_and_backward(xs, ys, self.loss)
+            if self.penalties:
+                w, gw = net.params["weights"], net.grads["weights"]
+                pen = sum(r.penalty(w) for r in self.penalties)
+                for r in self.penalties:
+                    r.add_grad(w, gw)
+                total_pen += pen * len(xs)
+                value_total = value + pen
+            else:
+                value_total = value
+            if not math.isfinite(value_total):
+                raise _Diverged(
+                    f"the loss became {value_total} at epoch {epoch + 1}, batch {b + 1}; try a lower learning rate "
+                    f"(optimizer.lr, now {lr:g}) or gradient clipping (training.grad_clip)"
+                )
+            if self.config.training.grad_clip:
+                self._clip(self.config.training.grad_clip)
+            opt.step(net.params, net.grads, lr)
+            for c in self.constraints:
+                for W in net.weight_matrices():
+                    c.constrain(W)
+            total_loss += value * len(xs)
+            if classify:
+                correct += int(np.count_nonzero(predicted_classes(out, fused) == ys))
+            now = time.monotonic()
+            if now - last_report >= PROGRESS_INTERVAL:
+                last_report = now
+                for cb in self.callbacks:
+                    cb.on_batch(self, epoch, b + 1, self.n_batches, value)
+        row = {"epoch": epoch + 1, "lr": lr, "train_loss": total_loss / n}
+        if classify:
+            row["train_accuracy"] = correct / n
+        if self.penalties:
+            row["penalty"] = total_pen / n
+        val = evaluate(net, self.loss, s.X_val, s.y_val, s.task)
+        for k, v in val.items():
+            if k in ("loss", "accuracy", "r2"):
+                row[f"val_{k}"] = v
+        row["seconds"] = time.perf_counter() - t0
+        if w_old is not None:
+            change = float(np.abs(net.params["weights"] - w_old).sum())
+            row["weight_change"] = change
+            if change < self.config.training.tol:
+                self.stop("converged", f"Σ|W − W_old| = {change:.3g} < tol {self.config.training.tol:g}")
+        self.history.append(row)
+        self.epoch = epoch + 1
+        self.schedule.observe(epoch, row)
+        self._checkpoints(epoch + 1, row)
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, epoch, row)
+        self._write_summary()
+
+    def _clip(self, max_norm: float) -> None:
+        norm = math.sqrt(sum(float(np.dot(g, g)) for g in self.net.grads.values()))
+        if norm > max_norm:
+            for g in self.net.grads.values():
+                g *= g.dtype.type(max_norm / norm)
+
+    # ----- checkpoints and the summary --------------------------------------------------------
+    def checkpoint_state(self) -> tuple[dict, dict]:
+        tensors = {f"model.{k}": v for k, v in self.net.state_dict().items()}
+        opt_arrays, opt_meta = self.optimizer.state_dict()
+        tensors.update({f"optim.{k}": v for k, v in opt_arrays.items()})
+        tensors.update(self.preprocessor.state())
+        s = self.splits
+        meta = {
+            "nnlab_version": __version__,
+            "epoch": self.epoch,
+            "config": self.config.to_dict(),
+            "metrics": self.history,
+            "best": self.best,
+            "optimizer": opt_meta,
+            "schedule": self.schedule.state_dict(),
+            "early_stopping": self.early.state_dict() if self.early else None,
+            "rng": {"shuffle": self.shuffle_rng.bit_generator.state, "dropout": self.dropout_rng.bit_generator.state},
+            "data": {
+                "task": s.task,
+                "n_features": s.n_features,
+                "n_outputs": self.net.n_outputs,
+                "n_classes": s.n_classes,
+                "class_names": s.class_names,
+                "feature_names": s.feature_names,
+            },
+        }
+        return tensors, meta
+
+    def _checkpoints(self, epoch: int, row: dict) -> None:
+        value = row.get(self.monitor)
+        is_best = better(value, None if self.best is None else self.best["value"], self.monitor_mode)
+        if is_best:
+            self.best = {"epoch": epoch, "monitor": self.monitor, "value": value, "metrics": row}
+        tensors, meta = self.checkpoint_state()
+        ckpt = self.run_dir / CHECKPOINTS
+        save_checkpoint(ckpt / "last.safetensors", tensors, meta)
+        if is_best:
+            save_checkpoint(ckpt / "best.safetensors", tensors, meta)
+        every = self.config.training.checkpoint_every
+        if every and epoch % every == 0:
+            save_checkpoint(ckpt / f"epoch-{epoch:04d}.safetensors", tensors, meta)
+
+    def _finish(self) -> RunResult:
+        restore = self.early is not None and self.early.restore_best and self.status == "stopped_early"
+        if restore and self.best is not None:
+            from nnlab.checkpoint import load_checkpoint, subset
+
+            tensors, _ = load_checkpoint(self.run_dir / CHECKPOINTS / "best.safetensors")
+            self.net.load_state_dict(subset(tensors, "model"))
+        s = self.splits
+        self.test_metrics = (
+            evaluate(self.net, self.loss, s.X_test, s.y_test, s.task) if self.status != "diverged" else {}
+        )
+        summary = self._write_summary()
+        for cb in self.callbacks:
+            cb.on_train_end(self, summary)
+        return RunResult(self.run_dir, self.status, summary, self.history)
+
+    def _write_summary(self) -> dict:
+        import numpy
+        import pydantic
+
+        last = self.history[-1] if self.history else {}
+        summary = {
+            "name": self.config.name,
+            "status": self.status,
+            "reason": self.reason,
+            "epochs": self.epoch,
+            "epochs_planned": self.config.training.epochs,
+            "seed": self.config.seed,
+            "task": self.splits.task,
+            "model": self.net.describe(),
+            "parameters": self.net.n_params,
+            "examples": {
+                "train": len(self.splits.X_train),
+                "val": len(self.splits.X_val),
+                "test": len(self.splits.X_test),
+            },
+            "initial_loss": self.initial_loss,
+            "expected_initial_loss": self.expected_initial_loss,
+            "best": self.best,
+            "final": last,
+            "test": {f"test_{k}": v for k, v in getattr(self, "test_metrics", {}).items()},
+            "wall_seconds": round(time.time() - getattr(self, "started", time.time()), 3),
+            "versions": {
+                "nnlab": __version__,
+                "python": platform.python_version(),
+                "numpy": numpy.__version__,
+                "pydantic": pydantic.__version__,
+            },
+        }
+        write_json(self.run_dir / SUMMARY, summary)
+        return summary
+
+
+class _Diverged(Exception):
+    pass
+
+
+def train(config: Config, runs_dir="runs", callbacks=(), overfit: int | None = None) -> RunResult:
+    """Train ``config`` into a new run folder under ``runs_dir``; returns the run's status and summary."""
+    if overfit is not None and overfit < 1:
+        raise ConfigError(f"--overfit must be a positive number of examples, got {overfit}")
+    return Trainer(config, runs_dir, callbacks, overfit).fit()
