@@ -1,0 +1,63 @@
+"""The ``nnlab`` command line: a Click group, one module per command.
+
+Only this package imports click and rich. Library code raises ``NnlabError`` for user errors; the group
+prints the message (red, unless NO_COLOR) and exits with status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import click
+
+from nnlab import __version__
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class NnlabGroup(click.Group):
+    def invoke(self, ctx):
+        from nnlab.errors import NnlabError
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            try:
+                return super().invoke(ctx)
+            except NnlabError as e:
+                error(str(e))
+                ctx.exit(2)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    click.secho(f"warning: {message}", fg="yellow", err=True)
+
+
+def error(message: str) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+
+
+@click.group(cls=NnlabGroup, context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="nnlab")
+def main():
+    """Train and study multi-layer perceptrons in NumPy from one YAML file.
+
+    \b
+    Start with:  nnlab train configs/xor.yaml
+    Then:        nnlab components        (every activation, loss, optimizer, ...)
+    """
+
+
+def _register():
+    from nnlab.cli import components, train
+
+    main.add_command(train.train)
+    main.add_command(components.components)
+
+
+_register()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
