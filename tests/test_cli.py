@@ -1,0 +1,96 @@
+"""The command line: exit codes, messages, files written, and never a traceback for a user error."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nnlab.cli import main
+
+CONFIGS = Path(__file__).parent.parent / "configs"
+
+
+@pytest.fixture
+def cli():
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(main, [str(a) for a in args])
+
+    return run
+
+
+def test_train_xor_writes_a_run_folder(cli, runs_dir):
+    r = cli("train", CONFIGS / "xor.yaml", "--runs-dir", runs_dir, "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["status"] == "completed"
+    assert out["final"]["train_accuracy"] == 1.0
+    assert (Path(out["run_dir"]) / "metrics.csv").is_file()
+
+
+def test_train_prints_a_summary_table(cli, runs_dir):
+    r = cli("train", CONFIGS / "xor.yaml", "--runs-dir", runs_dir, "-o", "training.epochs=5")
+    assert r.exit_code == 0
+    assert "xor: completed" in r.output and "run folder:" in r.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-o", "model.activation=relux"], "did you mean 'relu'"),
+        (["-o", "model.hidden=[8, -1]"], "model.hidden[1]"),
+        (["-o", "training.epochz=3"], "unknown key 'training.epochz'"),
+        (["-o", "data.noize=0.1"], "no argument 'noize'"),
+        (["-o", "model.activation=step"], "zero almost everywhere"),
+    ],
+)
+def test_user_errors_exit_2_with_a_message(cli, runs_dir, args, message):
+    r = cli("train", CONFIGS / "moons.yaml", "--runs-dir", runs_dir, *args)
+    assert r.exit_code == 2
+    assert message in r.output
+    assert "Traceback" not in r.output
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())  # nothing written for a bad config
+
+
+def test_missing_config_file(cli):
+    r = cli("train", "no-such-config.yaml")
+    assert r.exit_code == 2 and "config file 'no-such-config.yaml' not found" in r.output
+
+
+def test_help_has_an_example(cli):
+    r = cli("train", "--help")
+    assert r.exit_code == 0 and "Example:" in r.output and "--runs-dir" in r.output
+    assert cli("--help").exit_code == 0
+
+
+def test_components_lists_the_registry(cli):
+    r = cli("components", "activation", "--json")
+    rows = json.loads(r.output)
+    names = {row["name"] for row in rows}
+    assert {"relu", "sigmoid", "softmax", "tanh", "identity", "leaky_relu"} <= names
+    sigmoid = next(row for row in rows if row["name"] == "sigmoid")
+    assert sigmoid["arguments"] == ["c=1.0"] and "logistic" in sigmoid["aliases"]
+    assert cli("components", "activations").exit_code == 2
+
+
+def test_real_subprocess_reports_errors_without_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: {name: moons}\nmodel: {hidden: [8], activation: relux}\n")
+    p = subprocess.run([sys.executable, "-m", "nnlab", "train", str(bad)], capture_output=True, text=True, cwd=tmp_path)
+    assert p.returncode == 2
+    assert "did you mean 'relu'" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_real_subprocess_trains(tmp_path):
+    p = subprocess.run(
+        [sys.executable, "-m", "nnlab", "train", str(CONFIGS / "xor.yaml"), "--runs-dir", str(tmp_path), "-q"],
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 0, p.stderr
+    (run,) = tmp_path.iterdir()
+    assert json.loads((run / "summary.json").read_text())["final"]["train_accuracy"] == 1.0

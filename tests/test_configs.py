@@ -1,0 +1,37 @@
+"""Every config in configs/ runs, and the ones with a target reach it."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nnlab.config import load_config
+from nnlab.training import train
+
+CONFIGS = sorted(p for p in (Path(__file__).parent.parent / "configs").rglob("*.yaml"))
+
+# config → (metric in summary.json's "final"/"test", minimum)
+TARGETS = {
+    "xor.yaml": ("train_accuracy", 1.0),
+    "moons.yaml": ("val_accuracy", 0.97),
+    "spirals.yaml": ("val_accuracy", 0.95),
+    "sine.yaml": ("val_r2", 0.98),
+}
+
+
+@pytest.mark.parametrize("path", [p for p in CONFIGS if p.name in TARGETS], ids=lambda p: p.name)
+def test_config_reaches_its_target(path, runs_dir):
+    result = train(load_config(path), runs_dir)
+    metric, minimum = TARGETS[path.name]
+    values = {**result.summary["final"], **(result.summary["best"] or {}).get("metrics", {})}
+    assert result.status in ("completed", "stopped_early")
+    assert values[metric] >= minimum, (metric, values[metric])
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(p.parent.parent)))
+def test_every_config_runs(path, runs_dir):
+    cfg = load_config(path, ["training.epochs=2"])
+    result = train(cfg, runs_dir)
+    assert result.status in ("completed", "stopped_early", "converged")
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert summary["epochs"] >= 1

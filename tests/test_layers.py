@@ -1,0 +1,97 @@
+"""Layers and the network: gradients of every registered layer against finite differences, dropout's
+expectation, batch norm's statistics."""
+
+import numpy as np
+import pytest
+
+from nnlab import registry
+from nnlab.network import Network
+from tests.conftest import numerical_grad, rel_error
+
+LAYER_ARGS = {
+    "dense": {"units": 3},
+    "activation": {"activation": "tanh"},
+    "dropout": {"rate": 0.3},
+    "batchnorm": {},
+    "prelu": {"alpha": 0.2},
+    "maxout": {"units": 3, "pieces": 2},
+}
+
+
+def _net(name, rng, n_in=4):
+    layers = [
+        registry.build("layer", {"name": "dense", "units": 5}),
+        registry.build("layer", {"name": name, **LAYER_ARGS[name]}),
+        registry.build("layer", {"name": "dense", "units": 2}),
+    ]
+    return Network(layers, n_in, np.float64, rng, np.random.default_rng(7))
+
+
+def test_every_layer_has_gradient_arguments():
+    assert set(registry.names("layer")) <= set(LAYER_ARGS)
+
+
+@pytest.mark.parametrize("name", sorted(LAYER_ARGS))
+def test_layer_gradients_match_finite_differences(name, rng):
+    net = _net(name, rng)
+    for la in net.layers:
+        if hasattr(la, "freeze_mask"):
+            la.freeze_mask = True  # the same dropout mask in every pass
+    x = rng.normal(size=(6, 4))
+    target = rng.normal(size=(6, 2))
+    loss = registry.build("loss", "sse")
+    net.layers[0].need_input_grad = True
+
+    def J():
+        return loss.value(net.forward(x, training=True), target)
+
+    J()  # draw the dropout mask once
+    value, grad = loss.value_and_grad(net.forward(x, training=True), target)
+    dx = net.backward(grad).copy()
+    analytic = {k: g.copy() for k, g in net.named_grads().items()}
+    for key, p in net.named_params().items():
+        assert rel_error(analytic[key], numerical_grad(J, p)) < 1e-6, key
+    assert rel_error(dx, numerical_grad(J, x)) < 1e-6
+
+
+def test_params_are_views_into_two_flat_buffers(rng):
+    net = _net("batchnorm", rng)
+    assert set(net.params) == {"weights", "others"}
+    assert net.params["weights"].size == 4 * 5 + 5 * 2
+    net.params["weights"][:] = 0
+    assert np.all(net.layers[0].params["W"] == 0)
+    assert net.named_params()["layers.1.gamma"].base is net.params["others"]
+
+
+def test_dropout_keeps_the_expected_activation(rng):
+    drop = registry.build("layer", {"name": "dropout", "rate": 0.4})
+    drop.build(1000, np.float64)
+    drop.rng = np.random.default_rng(0)
+    x = np.ones((200, 1000))
+    y = drop.forward(x, training=True)
+    assert y.mean() == pytest.approx(1.0, abs=0.01)
+    assert set(np.unique(y)) == {0.0, 1 / 0.6}
+    assert drop.forward(x, training=False) is x
+
+
+def test_batchnorm_train_statistics_and_eval_running_averages(rng):
+    bn = registry.build("layer", {"name": "batchnorm", "momentum": 0.0})
+    n = bn.build(3, np.float64)
+    Network([bn], n, np.float64)  # allocates γ = 1, β = 0
+    x = rng.normal(5, 3, (500, 3))
+    y = bn.forward(x, training=True)
+    np.testing.assert_allclose(y.mean(axis=0), 0, atol=1e-10)
+    np.testing.assert_allclose(y.var(axis=0), 1, atol=1e-3)
+    # momentum 0: the running statistics are this batch's; eval mode uses them for new data
+    np.testing.assert_allclose(bn.buffers["running_mean"], x.mean(axis=0))
+    x2 = rng.normal(0, 1, (4, 3))
+    expected = (x2 - x.mean(axis=0)) / np.sqrt(x.var(axis=0, ddof=1) + 1e-5)
+    np.testing.assert_allclose(bn.forward(x2, training=False), expected, rtol=1e-10)
+
+
+def test_dense_forward_is_xw_plus_b():
+    dense = registry.build("layer", {"name": "dense", "units": 2})
+    net = Network([dense], 3, np.float64)
+    dense.params["W"][...] = [[1, 2], [3, 4], [5, 6]]
+    dense.params["b"][...] = [0.5, -0.5]
+    np.testing.assert_allclose(net.forward(np.array([[1.0, 0.0, 1.0]])), [[6.5, 7.5]])

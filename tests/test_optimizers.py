@@ -1,0 +1,88 @@
+import math
+
+import numpy as np
+import pytest
+
+from nnlab import registry
+
+
+def _one_step(spec, p, g, lr, steps=1):
+    opt = registry.build("optimizer", spec)
+    params, grads = {"w": np.array(p, dtype=np.float64)}, {"w": np.array(g, dtype=np.float64)}
+    for _ in range(steps):
+        opt.step(params, grads, lr)
+    return params["w"], opt
+
+
+def test_sgd_is_w_minus_lr_g():
+    w, _ = _one_step("sgd", [1.0, -2.0], [0.5, -1.0], 0.1)
+    np.testing.assert_allclose(w, [0.95, -1.9])
+
+
+def test_momentum_accumulates_velocity():
+    # v1 = −αg, w1 = w0 + v1; v2 = μ v1 − αg, w2 = w1 + v2
+    w, _ = _one_step({"name": "sgd", "momentum": 0.9}, [1.0], [1.0], 0.1, steps=2)
+    v1 = -0.1
+    v2 = 0.9 * v1 - 0.1
+    assert w[0] == pytest.approx(1.0 + v1 + v2)
+
+
+def test_nesterov_looks_ahead():
+    w, _ = _one_step({"name": "sgd", "momentum": 0.9, "nesterov": True}, [1.0], [1.0], 0.1, steps=1)
+    v1 = -0.1
+    assert w[0] == pytest.approx(1.0 + 0.9 * v1 - 0.1)
+
+
+def test_adam_first_step_moves_by_lr_times_sign():
+    w, _ = _one_step("adam", [1.0, 1.0], [3.0, -0.02], 0.01)
+    np.testing.assert_allclose(w, [0.99, 1.01], rtol=1e-6)
+
+
+def test_adam_matches_reference_formula_over_steps(rng):
+    p0, g = rng.normal(size=5), rng.normal(size=5)
+    w, _ = _one_step("adam", p0, g, 0.01, steps=3)
+    p, m, v = p0.copy(), np.zeros(5), np.zeros(5)
+    for t in range(1, 4):
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        p = p - 0.01 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+    np.testing.assert_allclose(w, p, rtol=1e-10)
+
+
+def test_rmsprop_and_adagrad_formulas():
+    w, _ = _one_step("rmsprop", [1.0], [2.0], 0.01)
+    assert w[0] == pytest.approx(1.0 - 0.01 * 2.0 / (math.sqrt(0.1 * 4) + 1e-8))
+    w, _ = _one_step("adagrad", [1.0], [2.0], 0.1)
+    assert w[0] == pytest.approx(1.0 - 0.1 * 2.0 / (2.0 + 1e-8))
+
+
+def test_adamw_decays_weights_only():
+    opt = registry.build("optimizer", {"name": "adamw", "weight_decay": 0.1})
+    params = {"weights": np.array([1.0]), "others": np.array([1.0])}
+    grads = {"weights": np.array([0.0]), "others": np.array([0.0])}
+    opt.step(params, grads, 0.5)
+    assert params["weights"][0] == pytest.approx(1.0 - 0.5 * 0.1)
+    assert params["others"][0] == 1.0
+
+
+@pytest.mark.parametrize("name", registry.names("optimizer"))
+def test_state_round_trips(name, rng):
+    opt = registry.build("optimizer", name)
+    params = {"weights": rng.normal(size=4)}
+    grads = {"weights": rng.normal(size=4)}
+    opt.step(params, grads, 0.01)
+    arrays, meta = opt.state_dict()
+    clone = registry.build("optimizer", name)
+    clone.load_state_dict(arrays, meta)
+    p1, p2 = {"weights": params["weights"].copy()}, {"weights": params["weights"].copy()}
+    opt.step(p1, grads, 0.01)
+    clone.step(p2, grads, 0.01)
+    np.testing.assert_array_equal(p1["weights"], p2["weights"])
+
+
+@pytest.mark.parametrize("name", registry.names("optimizer"))
+def test_step_keeps_float32(name):
+    opt = registry.build("optimizer", name)
+    params = {"weights": np.ones(3, np.float32)}
+    opt.step(params, {"weights": np.ones(3, np.float32)}, 0.1)
+    assert params["weights"].dtype == np.float32
