@@ -50,9 +50,10 @@ def main():
 
 
 def _register():
-    from nnlab.cli import components, train
+    from nnlab.cli import components, gradcheck, train
 
     main.add_command(train.train)
+    main.add_command(gradcheck.gradcheck)
     main.add_command(components.components)
 
 
