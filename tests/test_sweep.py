@@ -92,7 +92,7 @@ def test_parallel_random_sweep_ranks_trials_and_best_yaml_reproduces(tmp_path):
 
 @pytest.mark.slow
 def test_dask_cluster_gives_the_same_trials_as_local_workers(tmp_path):
-    distributed = pytest.importorskip("distributed")
+    import distributed
     path = _sweep(tmp_path, RANDOM.replace("trials: 12", "trials: 4"), epochs=3)
     assert _run(path, "--workers", "2", "--runs-dir", tmp_path / "local").exit_code == 0
     with distributed.LocalCluster(
