@@ -60,7 +60,7 @@ def eval_(run_dirs, checkpoint, split, checkpoints, mc_dropout, seed, as_json):
     out.print(header(report))
     for table in tables(report):
         out.print(table)
-    out.print("wrote " + ", ".join(str(p) for p in paths))
+    click.echo("wrote " + ", ".join(str(p) for p in paths))
 
 
 def tables(report: dict) -> list:

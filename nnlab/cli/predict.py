@@ -67,7 +67,7 @@ def predict(run_dir, input_csv, output, checkpoint):
     out.print(f"model [cyan]{escape(model.name)}[/cyan] ({model.checkpoint.stem}, epoch {model.epoch})")
     out.print(preview(result, model))
     if output is not None:
-        out.print(f"wrote {len(result)} predictions to {output}")
+        click.echo(f"wrote {len(result)} predictions to {output}")
     elif len(result) > PREVIEW_ROWS:
         out.print(f"{len(result)} rows; write them all with -o OUT.csv")
 
