@@ -44,7 +44,7 @@ def evaluate_runs(
     X_raw, y = raw.split(split)
     if len(X_raw) == 0:
         raise DataError(f"run '{first.name}' has no {split} examples (data.split.{split} is 0); try --split val")
-    notes = _leaks(members, X_raw, split) if mode == "ensemble" else []
+    notes = _leaks(members, raw, split) if mode == "ensemble" else []
     classify = first.task == "classification"
     rows, outs = [], []
     for m in members:
@@ -178,18 +178,20 @@ def _names(names, n) -> str:
     return f"({', '.join(names)})" if names else f"({n} columns)"
 
 
-def _leaks(members: list[Member], X_eval: np.ndarray, split: str) -> list[str]:
+def _leaks(members: list[Member], raw, split: str) -> list[str]:
     """Examples of the evaluated split that another run of the ensemble trained on (another split seed)."""
     from nnlab.data.core import raw_splits
 
     a = members[0].model.config
-    notes, rows = [], None
-    for m in members[1:]:
+    others = [m for m in members[1:] if (m.model.config.seed, m.model.config.data.split) != (a.seed, a.data.split)]
+    if split == "train" or not others:
+        return []
+    rows = [r.tobytes() for r in np.ascontiguousarray(raw.split(split)[0])]
+    if not set(rows).isdisjoint(r.tobytes() for r in np.ascontiguousarray(raw.X_train)):
+        return []  # no held-out rows in the first place (a truth table is its own test set)
+    notes = []
+    for m in others:
         cfg = m.model.config
-        if (cfg.seed, cfg.data.split) == (a.seed, a.data.split):
-            continue
-        if rows is None:
-            rows = [r.tobytes() for r in np.ascontiguousarray(X_eval)]
         seen = {r.tobytes() for r in np.ascontiguousarray(raw_splits(cfg.data, cfg.seed).X_train)}
         n = sum(r in seen for r in rows)
         if n:

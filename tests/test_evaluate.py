@@ -154,6 +154,17 @@ def test_ensemble_of_two_seeds_on_moons(runs_dir):
     assert (a / "eval-test-ensemble.json").is_file() and not list(b.glob("eval-*"))
 
 
+def test_ensemble_warns_when_a_member_trained_on_the_evaluated_rows(runs_dir):
+    cfg = BLOBS.replace("val: 0.0, test: 0.25", "val: 0.0, test: 0.5")
+    a = train(parse_config(cfg), runs_dir).run_dir
+    b = train(parse_config(cfg, ["data.split.seed=7"]), runs_dir).run_dir  # same data, another split
+    r = cli("eval", a, b)
+    assert r.exit_code == 0, r.output
+    assert "were training examples of run" in r.output and "data.split.seed" in r.output
+    c = train(parse_config(cfg, ["optimizer.lr=0.01"]), runs_dir).run_dir  # same data, same split
+    assert eval_json(a, c)["notes"] == []
+
+
 def _test_split(run_dir):
     """The raw features and the classes of a run's test split, rebuilt from its config."""
     cfg = nnlab.load_run(run_dir).config
