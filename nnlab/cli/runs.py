@@ -26,6 +26,7 @@ def runs(folder, sort_by, reverse, as_json):
     Example:  nnlab runs runs --sort val_accuracy
     """
     import json
+    from pathlib import Path
 
     from nnlab.cli.render import console
     from nnlab.runlist import columns, list_runs, sort_runs
@@ -37,6 +38,10 @@ def runs(folder, sort_by, reverse, as_json):
     out = console()
     if not rows:
         out.print(f"no run folders in {folder}")
+    sweeps = Path(folder) / "sweeps"
+    if sweeps.is_dir() and any(sweeps.iterdir()):
+        click.echo(f"(a sweep's trials are run folders too: nnlab runs {sweeps}/NAME)", err=True)
+    if not rows:
         return
     from rich import box
     from rich.markup import escape
