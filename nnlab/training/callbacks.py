@@ -26,7 +26,9 @@ class CSVLogger(Callback):
     """metrics.csv, one row per epoch, rewritten atomically after every epoch (a crash keeps what was done)."""
 
     def on_epoch_end(self, trainer, epoch, row):
+        # columns in the order of the newest row: rows restored by a resume come back from JSON key-sorted
         frame = pd.DataFrame(trainer.history)
+        frame = frame[[*row, *(c for c in frame.columns if c not in row)]]
         atomic_write(trainer.run_dir / METRICS, frame.to_csv(index=False, float_format="%.8g"))
 
 
