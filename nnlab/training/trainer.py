@@ -89,7 +89,7 @@ class Trainer:
         self.monitor_mode = mode_of(self.monitor)
         es = cfg.training.early_stopping
         self.early = EarlyStopping(es.monitor, es.patience, es.min_delta, es.restore_best, es.mode) if es else None
-        self.callbacks: list[Callback] = [CSVLogger(), *([self.early] if self.early else []), *callbacks]
+        self.callbacks: list[Callback] = [CSVLogger(), *callbacks]
         self.history: list[dict] = []
         self.best: dict | None = None
         self.epoch = 0
@@ -282,6 +282,8 @@ class Trainer:
         self.history.append(row)
         self.epoch = epoch + 1
         self.schedule.observe(epoch, row)
+        if self.early is not None:  # before the checkpoint, which must hold the state after this epoch
+            self.early.on_epoch_end(self, epoch, row)
         self._checkpoints(epoch + 1, row)
         for cb in self.callbacks:
             cb.on_epoch_end(self, epoch, row)
