@@ -61,8 +61,8 @@ def train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, q
 
     \b
     Example:  nnlab train configs/moons.yaml -o optimizer.lr=0.01 -o model.hidden=[32,32]
-              nnlab train --resume runs/moons-20250101-120000-ab12            # continue a stopped run
-              nnlab train --resume runs/moons-20250101-120000-ab12 --epochs 150   # train it longer
+              nnlab train --resume runs/moons-20250101-120000-ab12              # continue a stopped run
+              nnlab train --resume runs/moons-20250101-120000-ab12 --epochs 150 # train it longer
     """
     from nnlab.cli.render import RichProgress, is_terminal
 
@@ -137,10 +137,15 @@ def _report(result, quiet: bool, as_json: bool) -> None:
 
 
 def _resume_hint(run_dir, reason: str, saved: bool) -> None:
+    """On stderr: why the run stopped and the exact command that continues it."""
     import shlex
 
-    from nnlab.runs import CHECKPOINTS, LAST
+    from nnlab.runs import CHECKPOINTS, CONFIG, LAST
 
+    if not (run_dir / CHECKPOINTS / LAST).is_file():
+        click.secho(f"interrupted ({reason}) before the first epoch ended: nothing to resume.", fg="yellow", err=True)
+        click.echo(f"start it again with: nnlab train {shlex.quote(str(run_dir / CONFIG))}", err=True)
+        return
     kept = f"saved {CHECKPOINTS}/{LAST}" if saved else "the run folder keeps its last checkpoint"
     click.secho(f"interrupted ({reason}): {kept}.", fg="yellow", err=True)
     click.echo(f"resume with: nnlab train --resume {shlex.quote(str(run_dir))}", err=True)

@@ -27,8 +27,8 @@ class CSVLogger(Callback):
 
     def on_epoch_end(self, trainer, epoch, row):
         # columns in the order of the newest row: rows restored by a resume come back from JSON key-sorted
-        frame = pd.DataFrame(trainer.history)
-        frame = frame[[*row, *(c for c in frame.columns if c not in row)]]
+        columns = [*row, *(c for c in trainer.history[0] if c not in row)]
+        frame = pd.DataFrame(trainer.history, columns=columns)
         atomic_write(trainer.run_dir / METRICS, frame.to_csv(index=False, float_format="%.8g"))
 
 

@@ -172,7 +172,7 @@ class Trainer:
         except BaseException as e:
             if isinstance(e, KeyboardInterrupt):
                 self.status = "interrupted"
-                self.reason = f"aborted during epoch {self.epoch + 1}; {CHECKPOINTS}/{LAST} holds epoch {self.epoch}"
+                self.reason = f"aborted by a second signal in epoch {self.epoch + 1}; the last checkpoint saved is kept"
             else:
                 self.status, self.reason = "failed", f"{type(e).__name__}: {e}"
             summary = self._write_summary()
