@@ -4,6 +4,7 @@ finished run, and clear refusals that leave the run folder as it was."""
 import json
 import os
 import signal
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -11,9 +12,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from nnlab.checkpoint import load_checkpoint
+from nnlab.checkpoint import load_checkpoint, save_checkpoint
 from nnlab.cli import main
 from nnlab.config import parse_config
+from nnlab.registry import register
 from nnlab.runs import hold_run_dir
 from nnlab.training import Trainer, resume, train
 
@@ -290,3 +292,49 @@ def test_help_explains_resume(cli):
 def test_epochs_option_starts_a_shorter_run(cli, runs_dir):
     r = cli("train", "configs/xor.yaml", "--runs-dir", runs_dir, "--epochs", 4, "--json")
     assert r.exit_code == 0 and json.loads(r.output)["epochs"] == 4
+
+
+SHIFT = {"x": 0.0}  # moved by the test below: the same config, other data
+
+
+@register("dataset", "shifting_moons")
+def shifting_moons(rng, n_samples: int = 200):
+    from nnlab.data.datasets import moons
+
+    ds = moons(rng, n_samples=n_samples)
+    ds.X = ds.X + SHIFT["x"]
+    return ds
+
+
+def test_resume_refuses_data_that_changed(cli, runs_dir):
+    cfg = parse_config(
+        "data: {name: shifting_moons, preprocess: standardize}\nmodel: {hidden: [4]}\ntraining: {epochs: 2}"
+    )
+    d = train(cfg, runs_dir).run_dir
+    SHIFT["x"] = 1.0
+    try:
+        before = snapshot(d)
+        r = cli("train", "--resume", d, "--epochs", 3)
+    finally:
+        SHIFT["x"] = 0.0
+    assert r.exit_code == 2 and "the data are not the ones" in r.output and "preprocessing statistics" in r.output
+    assert snapshot(d) == before
+
+
+def test_a_length_dependent_schedule_warns_when_extended(runs_dir):
+    d = train(parse_config(EXACT, ["training.epochs=3", "schedule=cosine"]), runs_dir).run_dir
+    with pytest.warns(UserWarning, match="depends on training.epochs"):
+        assert resume(d, epochs=5).status == "completed"
+    d = train(parse_config(EXACT, ["training.epochs=3"]), runs_dir).run_dir  # a step schedule does not
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resume(d, epochs=5).status == "completed"
+
+
+def test_a_checkpoint_without_run_metadata_is_refused(cli, runs_dir):
+    d = train(parse_config(EXACT, ["training.epochs=2"]), runs_dir).run_dir
+    tensors, meta = last(d)
+    del meta["rng"]
+    save_checkpoint(d / "checkpoints" / "last.safetensors", tensors, meta)
+    r = cli("train", "--resume", d, "--epochs", 3)
+    assert r.exit_code == 2 and "lacks what a run needs to continue" in r.output

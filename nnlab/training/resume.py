@@ -29,6 +29,7 @@ from nnlab.runs import CHECKPOINTS, CONFIG, LAST, check_run_dir, hold_run_dir, r
 from nnlab.training.trainer import RunResult, Trainer
 
 FINISHED = ("completed", "stopped_early", "converged")
+RUN_STATE = ("config", "epoch", "metrics", "best", "optimizer", "schedule", "rng")  # what checkpoint_state writes
 
 
 def resume(run_dir, epochs: int | None = None, callbacks=(), handle_signals: bool = True) -> RunResult:
@@ -50,11 +51,13 @@ def open_run(run_dir, epochs: int | None = None, callbacks=()) -> Trainer:
     with hold_run_dir(run_dir):  # refuse early a run that another process is training
         pass
     tensors, meta = load_checkpoint(last)
-    saved = validate(meta["config"], source=str(last))
+    if any(key not in meta for key in RUN_STATE):
+        raise CheckpointError(f"'{last}' lacks what a run needs to continue ({', '.join(RUN_STATE)})")
+    saved, done, position = validate(meta["config"], source=str(last)), int(meta["epoch"]), meta.get("position")
     on_disk = load_config(run_dir / CONFIG)
     _check_unchanged(on_disk, saved, run_dir)
     summary = read_summary(run_dir)
-    status, done, position = summary.get("status") or "running", int(meta["epoch"]), meta.get("position")
+    status = summary.get("status") or "running"
     target = on_disk.training.epochs if epochs is None else int(epochs)
     _check_something_left(run_dir, status, summary.get("reason") or "", done, target, position, epochs)
     if meta.get("nnlab_version") != __version__:
