@@ -146,6 +146,11 @@ class TrainingConfig(_Model):
     grad_clip: float | None = Field(None, gt=0, description="max global gradient norm")
     checkpoint_every: int | None = Field(None, ge=1, description="also keep epoch-NNNN.safetensors every K epochs")
     tol: float | None = Field(None, gt=0, description="stop when Σ|W − W_old| over an epoch < tol (deck 003)")
+    save_interval: float = Field(
+        1.0,
+        ge=0,
+        description="seconds: epochs shorter than this update the run folder at most this often (0: every epoch)",
+    )
 
     @field_validator("batch_size")
     @classmethod

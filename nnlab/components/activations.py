@@ -72,8 +72,9 @@ class ReLU(Activation):
         return np.maximum(z, 0, out=out)
 
     def backward(self, z, a, grad_a, out=None):
-        # a > 0 exactly where z > 0; multiplying by the boolean mask avoids a float temporary
-        mask = np.greater(a, 0, out=self._scratch("mask", a.shape, bool))
+        # a = max(z, 0) ≥ 0, so sign(a) is the 0/1 derivative, in a's own dtype: multiplying by a boolean
+        # mask instead would make NumPy allocate a casting buffer on every call
+        mask = np.sign(a, out=self._scratch("mask", a.shape, a.dtype))
         return np.multiply(grad_a, mask, out=out)
 
 

@@ -152,18 +152,19 @@ class Dropout(Layer):
             return x
         keep = 1.0 - self.rate
         if not (self.freeze_mask and getattr(self, "mask", None) is not None and self.mask.shape == x.shape):
-            r = self._buf("r", x.shape)
-            self.rng.random(out=r, dtype=r.dtype)
-            self.mask = np.less(r, keep, out=self._buf("mask", x.shape, bool))
-        y = np.multiply(x, self.mask, out=self._buf("y", x.shape))
-        y *= y.dtype.type(1.0 / keep)
-        return y
+            # the mask already scaled, in x's dtype: floor(u + keep) is 1 with probability keep, then × 1/keep
+            mask = self._buf("mask", x.shape)
+            self.rng.random(out=mask, dtype=mask.dtype)
+            mask += mask.dtype.type(keep)
+            np.floor(mask, out=mask)
+            mask *= mask.dtype.type(1.0 / keep)
+            self.mask = mask
+        return np.multiply(x, self.mask, out=self._buf("y", x.shape))
 
     def backward(self, grad_y):
         if self.mask is None:
             return grad_y
         grad_y *= self.mask
-        grad_y *= grad_y.dtype.type(1.0 / (1.0 - self.rate))
         return grad_y
 
     def describe(self):

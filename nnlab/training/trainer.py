@@ -41,9 +41,10 @@ from nnlab.runs import (
     write_json,
 )
 from nnlab.seeds import streams
-from nnlab.training.callbacks import Callback, CSVLogger, EarlyStopping, better, mode_of
+from nnlab.training.callbacks import Callback, EarlyStopping, better, mode_of
 from nnlab.training.interrupt import signal_name, stop_on_signals
 from nnlab.training.metrics import evaluate, predicted_classes
+from nnlab.training.persistence import BEST, RunWriter, copy_arrays
 
 PROGRESS_INTERVAL = 0.2  # seconds between progress updates inside an epoch
 EPOCH_START_WEIGHTS = "position.weights_at_epoch_start"  # tensor of a mid-epoch checkpoint when tol is set
@@ -89,7 +90,7 @@ class Trainer:
         self.monitor_mode = mode_of(self.monitor)
         es = cfg.training.early_stopping
         self.early = EarlyStopping(es.monitor, es.patience, es.min_delta, es.restore_best, es.mode) if es else None
-        self.callbacks: list[Callback] = [CSVLogger(), *callbacks]
+        self.callbacks: list[Callback] = list(callbacks)
         self.history: list[dict] = []
         self.best: dict | None = None
         self.epoch = 0
@@ -103,6 +104,8 @@ class Trainer:
         self.resumes: list[dict] = []
         self.prior_seconds = 0.0  # wall time of the sessions before a resume
         self._resume_at: tuple[dict, np.ndarray | None] | None = None
+        self.writer = RunWriter(self, cfg.training.save_interval)
+        self._config_dict = cfg.to_dict()
 
     # ----- setup helpers ------------------------------------------------------------------------
     def _overfit(self, k: int):
@@ -144,6 +147,7 @@ class Trainer:
         if self.resumed_from is not None:
             remove_stale_temporaries(self.run_dir)
         atomic_write(self.run_dir / CONFIG, cfg.to_yaml())
+        self._config_dict = cfg.to_dict()  # a resume may have changed training.epochs
         self.started = time.time()
         if self.initial_loss is None:
             self.initial_loss = evaluate(
@@ -190,7 +194,7 @@ class Trainer:
         return f"{name} in epoch {p['epoch'] + 1}, after batch {p['batch']} of {self.n_batches}"
 
     def _run_epoch(self, epoch: int) -> None:
-        s, net, opt = self.splits, self.net, self.optimizer
+        s, net = self.splits, self.net
         X, y = s.X_train, s.y_train
         n, B = len(X), self.batch_size
         for cb in self.callbacks:
@@ -221,30 +225,11 @@ class Trainer:
                 idx = perm[b * B : (b + 1) * B]
                 m = len(idx)
                 xs, ys = (xb, yb) if m == B else (xb[:m], yb[:m])
-                np.take(X, idx, axis=0, out=xs)
-                np.take(y, idx, axis=0, out=ys)
+                np.take(X, idx, axis=0, out=xs, mode="clip")  # mode "raise" would buffer a copy
+                np.take(y, idx, axis=0, out=ys, mode="clip")
             lr = self.schedule.lr(epoch, step + b)
-            value, out = net.loss_and_backward(xs, ys, self.loss)
-            if self.penalties:
-                w, gw = net.params["weights"], net.grads["weights"]
-                pen = sum(r.penalty(w) for r in self.penalties)
-                for r in self.penalties:
-                    r.add_grad(w, gw)
-                total_pen += pen * len(xs)
-                value_total = value + pen
-            else:
-                value_total = value
-            if not math.isfinite(value_total):
-                raise _Diverged(
-                    f"the loss became {value_total} at epoch {epoch + 1}, batch {b + 1}; try a lower learning rate "
-                    f"(optimizer.lr, now {lr:g}) or gradient clipping (training.grad_clip)"
-                )
-            if self.config.training.grad_clip:
-                self._clip(self.config.training.grad_clip)
-            opt.step(net.params, net.grads, lr)
-            for c in self.constraints:
-                for W in net.weight_matrices():
-                    c.constrain(W)
+            value, pen, out = self.train_step(xs, ys, lr, epoch, b)
+            total_pen += pen * len(xs)
             total_loss += value * len(xs)
             if classify:
                 correct += int(np.count_nonzero(predicted_classes(out, fused) == ys))
@@ -284,10 +269,38 @@ class Trainer:
         self.schedule.observe(epoch, row)
         if self.early is not None:  # before the checkpoint, which must hold the state after this epoch
             self.early.on_epoch_end(self, epoch, row)
-        self._checkpoints(epoch + 1, row)
         for cb in self.callbacks:
             cb.on_epoch_end(self, epoch, row)
-        self._write_summary()
+        value = row.get(self.monitor)
+        is_best = better(value, None if self.best is None else self.best["value"], self.monitor_mode)
+        if is_best:
+            self.best = {"epoch": epoch + 1, "monitor": self.monitor, "value": value, "metrics": row}
+        self.writer.epoch_end(epoch + 1, is_best)
+
+    def train_step(self, xs, ys, lr: float, epoch: int = 0, batch: int = 0) -> tuple[float, float, np.ndarray]:
+        """One optimisation step on a batch: forward, loss, backward, penalties, clipping, the optimizer's
+        update, constraints. Returns the batch's mean loss, its penalty and the forward output (logits where
+        the loss is fused). Allocates nothing at steady state (tests/test_speed.py holds it to that)."""
+        net = self.net
+        value, out = net.loss_and_backward(xs, ys, self.loss)
+        pen = 0.0
+        if self.penalties:
+            w, gw = net.params["weights"], net.grads["weights"]
+            for r in self.penalties:
+                pen += r.penalty(w)
+                r.add_grad(w, gw)
+        if not math.isfinite(value + pen):
+            raise _Diverged(
+                f"the loss became {value + pen} at epoch {epoch + 1}, batch {batch + 1}; try a lower learning rate "
+                f"(optimizer.lr, now {lr:g}) or gradient clipping (training.grad_clip)"
+            )
+        if self.config.training.grad_clip:
+            self._clip(self.config.training.grad_clip)
+        self.optimizer.step(net.params, net.grads, lr)
+        for c in self.constraints:
+            for W in net.weight_matrices():
+                c.constrain(W)
+        return value, pen, out
 
     def _save_position(self, position: dict, w_old: np.ndarray | None) -> None:
         """Write ``last`` in the middle of an epoch, after the batch that was running when a signal came.
@@ -311,18 +324,22 @@ class Trainer:
                 g *= g.dtype.type(max_norm / norm)
 
     # ----- checkpoints and the summary --------------------------------------------------------
-    def checkpoint_state(self) -> tuple[dict, dict]:
+    def checkpoint_state(self, copy: bool = False) -> tuple[dict, dict]:
+        """The tensors and metadata of a checkpoint of this moment; ``copy`` detaches them from the live
+        arrays (to write them later)."""
         tensors = {f"model.{k}": v for k, v in self.net.state_dict().items()}
         opt_arrays, opt_meta = self.optimizer.state_dict()
         tensors.update({f"optim.{k}": v for k, v in opt_arrays.items()})
+        if copy:
+            tensors = copy_arrays(tensors)
         tensors.update(self.preprocessor.state())
         s = self.splits
         meta = {
             "nnlab_version": __version__,
             "epoch": self.epoch,
             "position": self.position,
-            "config": self.config.to_dict(),
-            "metrics": self.history,
+            "config": self._config_dict,
+            "metrics": list(self.history),
             "best": self.best,
             "optimizer": opt_meta,
             "schedule": self.schedule.state_dict(),
@@ -366,26 +383,13 @@ class Trainer:
         position = meta.get("position")
         self._resume_at = (position, tensors.get(EPOCH_START_WEIGHTS)) if position else None
 
-    def _checkpoints(self, epoch: int, row: dict) -> None:
-        value = row.get(self.monitor)
-        is_best = better(value, None if self.best is None else self.best["value"], self.monitor_mode)
-        if is_best:
-            self.best = {"epoch": epoch, "monitor": self.monitor, "value": value, "metrics": row}
-        tensors, meta = self.checkpoint_state()
-        ckpt = self.run_dir / CHECKPOINTS
-        save_checkpoint(ckpt / LAST, tensors, meta)
-        if is_best:
-            save_checkpoint(ckpt / "best.safetensors", tensors, meta)
-        every = self.config.training.checkpoint_every
-        if every and epoch % every == 0:
-            save_checkpoint(ckpt / f"epoch-{epoch:04d}.safetensors", tensors, meta)
-
     def _finish(self) -> RunResult:
+        self.writer.finish(last=self.position is None)  # a mid-epoch interruption has written its own 'last'
         restore = self.early is not None and self.early.restore_best and self.status == "stopped_early"
         if restore and self.best is not None:
             from nnlab.checkpoint import load_checkpoint
 
-            tensors, _ = load_checkpoint(self.run_dir / CHECKPOINTS / "best.safetensors")
+            tensors, _ = load_checkpoint(self.run_dir / CHECKPOINTS / BEST)
             self.net.load_state_dict(subset(tensors, "model"))
         s = self.splits
         self.test_metrics = (

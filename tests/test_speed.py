@@ -1,0 +1,83 @@
+"""The engine's speed contract, without timing: steady-state training allocates no arrays per batch, and
+short epochs do not rewrite the run folder every time. (Speed itself is measured in benchmarks/.)"""
+
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nnlab.config import parse_config
+from nnlab.training import train
+from nnlab.training.trainer import Trainer
+
+NET = """
+data: {name: blobs, n_samples: 1024, classes: 4, features: 64, split: {val: 0.0}}
+model: {hidden: [256, 128], dropout: 0.2, activation: ACT}
+optimizer: {name: OPT, lr: 0.001}
+regularization: {l2: 0.0001}
+training: {epochs: 1, batch_size: 256}
+"""
+B = 256
+
+
+@pytest.mark.parametrize("act, opt", [("relu", "adam"), ("tanh", "sgd"), ("sigmoid", "rmsprop")])
+def test_steady_state_training_allocates_no_arrays_per_batch(act, opt, runs_dir):
+    t = Trainer(parse_config(NET.replace("ACT", act).replace("OPT", opt)), runs_dir)
+    X, y = t.splits.X_train, t.splits.y_train
+    xb, yb = np.empty((B, X.shape[1]), X.dtype), np.empty(B, y.dtype)
+    order = np.random.default_rng(0).permutation(len(X))
+
+    def batches(k):
+        for i in range(k):
+            idx = order[(i * B) % len(X) :][:B]
+            np.take(X, idx, axis=0, out=xb, mode="clip")  # as the trainer gathers its batches
+            np.take(y, idx, axis=0, out=yb, mode="clip")
+            t.train_step(xb, yb, 0.001)
+
+    batches(3)  # the first steps allocate the buffers, once
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        batches(20)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    smallest_batch_array = B * 128 * 4  # one float32 activation of the narrowest hidden layer: 128 KiB
+    assert current - base < 1024, "memory retained across batches"
+    # what a step may allocate: vectors of one number per example, and the fixed 8192-element iteration
+    # buffer NumPy uses for the broadcast bias add (32 KiB whatever the batch): nothing of a batch's size
+    assert peak - base < 48 * 1024 < smallest_batch_array, f"a batch allocated {peak - base} bytes of temporaries"
+
+
+def test_short_epochs_are_written_at_most_once_per_interval_but_always_at_the_end(runs_dir, monkeypatch):
+    from nnlab.training import persistence
+
+    writes = []
+    original = persistence.write_metrics
+    monkeypatch.setattr(persistence, "write_metrics", lambda d, h: (writes.append(len(h)), original(d, h)))
+    cfg = parse_config(
+        "data: {name: xor}\nmodel: {hidden: [4], activation: tanh}\noptimizer: {name: sgd, lr: 0.5}\n"
+        "training: {epochs: 400, batch_size: full, save_interval: 3600}"
+    )
+    result = train(cfg, runs_dir)
+    assert writes == [1, 400]  # after the first epoch and at the end: every epoch was far shorter than the interval
+    assert len(pd.read_csv(result.run_dir / "metrics.csv")) == 400
+    writes.clear()
+    train(parse_config(cfg.to_yaml(), ["training.save_interval=0", "training.epochs=5"]), runs_dir)
+    assert writes == [1, 2, 3, 4, 5]  # save_interval 0: after every epoch
+
+
+def test_best_checkpoint_holds_the_best_epoch_even_when_written_later(runs_dir):
+    from nnlab.checkpoint import load_checkpoint
+
+    cfg = parse_config(
+        "data: {name: moons, n_samples: 200}\nmodel: {hidden: [8]}\noptimizer: {name: sgd, lr: 2.0}\n"
+        "training: {epochs: 30, save_interval: 3600}"
+    )
+    result = train(cfg, runs_dir)
+    _, meta = load_checkpoint(result.run_dir / "checkpoints" / "best.safetensors")
+    best = result.summary["best"]
+    assert meta["epoch"] == best["epoch"] and len(meta["metrics"]) == best["epoch"]
+    assert meta["metrics"][-1]["val_loss"] == best["value"]
