@@ -21,12 +21,13 @@ from nnlab.components.schedules import build_schedule
 from nnlab.config import Config
 from nnlab.data.core import load_splits
 from nnlab.errors import ConfigError
-from nnlab.model import build_network, check_loss_fits, output_units, resolve
+from nnlab.model import build_network, output_units, resolve
 from nnlab.registry import registry
 from nnlab.runs import CHECKPOINTS, CONFIG, SUMMARY, atomic_write, new_run_dir, write_json
 from nnlab.seeds import streams
 from nnlab.training.callbacks import Callback, CSVLogger, EarlyStopping, better, mode_of
 from nnlab.training.metrics import evaluate, predicted_classes
+from nnlab.training.rules import build_rule
 
 PROGRESS_INTERVAL = 0.2  # seconds between progress updates inside an epoch
 
@@ -49,10 +50,11 @@ class Trainer:
         rng = {k: np.random.default_rng(ss) for k, ss in streams(cfg.seed).items()}
         self.shuffle_rng, self.dropout_rng = rng["shuffle"], rng["dropout"]
         self.loss = registry("loss").build(cfg.loss)
-        n_out = output_units(self.loss, self.splits)
+        n_out = output_units(self.loss, self.splits, cfg)
         self.net = build_network(cfg, self.splits.n_features, n_out, rng["init"], self.dropout_rng)
-        check_loss_fits(self.net, self.loss)
         self.optimizer = registry("optimizer").build(cfg.optimizer)
+        # training.rule: backprop, or the perceptron / ADALINE rules of deck 002 (training/rules.py)
+        self.rule = build_rule(cfg, self.net, self.loss, self.splits.task, self.optimizer.lr)
         n = len(self.splits.X_train)
         bs = cfg.training.batch_size
         self.batch_size = n if bs == "full" else min(int(bs), n)
@@ -66,7 +68,12 @@ class Trainer:
         self.monitor_mode = mode_of(self.monitor)
         es = cfg.training.early_stopping
         self.early = EarlyStopping(es.monitor, es.patience, es.min_delta, es.restore_best, es.mode) if es else None
-        self.callbacks: list[Callback] = [CSVLogger(), *([self.early] if self.early else []), *callbacks]
+        self.callbacks: list[Callback] = [
+            CSVLogger(),
+            *([self.early] if self.early else []),
+            *self.rule.callbacks,
+            *callbacks,
+        ]
         self.history: list[dict] = []
         self.best: dict | None = None
         self.epoch = 0
@@ -137,7 +144,7 @@ class Trainer:
             cb.on_epoch_begin(self, epoch)
         t0 = time.perf_counter()
         full = B >= n
-        perm = None if full else self.shuffle_rng.permutation(n)
+        perm = None if full else (self.shuffle_rng.permutation(n) if self.config.training.shuffle else np.arange(n))
         xb = np.empty((B, X.shape[1]), X.dtype)
         yb = np.empty((B, *y.shape[1:]), y.dtype)
         classify = s.task == "classification"
@@ -156,7 +163,7 @@ class Trainer:
                 np.take(X, idx, axis=0, out=xs)
                 np.take(y, idx, axis=0, out=ys)
             lr = self.schedule.lr(epoch, step + b)
-            value, out = net.loss_and_backward(xs, ys, self.loss)
+            value, out = self.rule.learn(xs, ys, self.loss)
             if self.penalties:
                 w, gw = net.params["weights"], net.grads["weights"]
                 pen = sum(r.penalty(w) for r in self.penalties)
