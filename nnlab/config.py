@@ -434,6 +434,12 @@ def apply_override(raw: dict, item: str) -> None:
         value = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError:
         raise ConfigError(f"override '{item}': the value '{text}' is not valid YAML") from None
+    set_value(raw, key, value, item)
+
+
+def set_value(raw: dict, key: str, value, item: str | None = None) -> None:
+    """Set ``value`` at the dotted path ``key`` of a raw config, creating sections the schema knows."""
+    item = item or key
     parts = key.split(".")
     if not all(parts):
         raise ConfigError(f"override '{item}': '{key}' is not a dotted key path")
@@ -501,7 +507,9 @@ def _did_you_mean(word, choices) -> str:
     return f" — did you mean '{close[0]}'?" if close else ""
 
 
-def format_errors(e: ValidationError, raw: dict, source: str, text: str | None) -> str:
+def format_errors(
+    e: ValidationError, raw: dict, source: str, text: str | None, root: type[BaseModel] | None = None
+) -> str:
     lines = []
     for err in e.errors():
         loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
@@ -512,7 +520,7 @@ def format_errors(e: ValidationError, raw: dict, source: str, text: str | None) 
                 msg = msg[len(prefix) :]
         kind = err["type"]
         if kind == "extra_forbidden":
-            model = _model_at(loc[:-1])
+            model = _model_at(loc[:-1], root or Config)
             choices = model.model_fields if model else {}
             msg = f"unknown key{_did_you_mean(str(loc[-1]), choices)}" + (
                 f" (known: {', '.join(choices)})" if choices else ""
@@ -543,8 +551,8 @@ def format_errors(e: ValidationError, raw: dict, source: str, text: str | None) 
     return "\n".join(out)
 
 
-def _model_at(loc) -> type[BaseModel] | None:
-    model: type[BaseModel] | None = Config
+def _model_at(loc, root: type[BaseModel]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = root
     for part in loc:
         if model is None or not isinstance(part, str) or part not in model.model_fields:
             return None

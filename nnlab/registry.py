@@ -55,6 +55,13 @@ class Registry:
 
         return decorate
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` and its aliases (to re-define a component in a notebook, or in tests)."""
+        canonical = self.canonical(name)
+        for key in [k for k, v in self._canonical.items() if v == canonical]:
+            del self._canonical[key]
+        del self._entries[canonical]
+
     def names(self) -> list[str]:
         """Canonical names, sorted."""
         return sorted(self._entries)

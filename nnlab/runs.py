@@ -49,7 +49,7 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def new_run_dir(runs_dir: str | Path, name: str) -> Path:
+def new_run_dir(runs_dir: str | Path, name: str, checkpoints: bool = True) -> Path:
     """``runs/<name>-<YYYYMMDD-HHMMSS>-<4 hex>/``, created exclusively: two runs never share one."""
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -60,7 +60,8 @@ def new_run_dir(runs_dir: str | Path, name: str) -> Path:
             path.mkdir()
         except FileExistsError:
             continue
-        (path / CHECKPOINTS).mkdir()
+        if checkpoints:
+            (path / CHECKPOINTS).mkdir()
         return path
     raise CheckpointError(f"could not create a new run folder in '{runs_dir}'")
 

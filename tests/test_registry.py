@@ -58,6 +58,8 @@ def test_user_components_can_be_registered_and_used():
     assert registry.build("activation", "test_cube_act").forward(2.0) == 8.0
     with pytest.raises(ValueError, match="already registered"):
         registry.register("activation", "test_cube_act")(type("Other", (), {}))
+    registry.registry("activation").unregister("test_cube_act")
+    assert "test_cube_act" not in registry.names("activation")
 
 
 def test_unknown_kind():

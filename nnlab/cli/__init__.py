@@ -50,9 +50,11 @@ def main():
 
 
 def _register():
-    from nnlab.cli import components, train
+    from nnlab.cli import components, gradcheck, sweep, train
 
     main.add_command(train.train)
+    main.add_command(gradcheck.gradcheck)
+    main.add_command(sweep.sweep)
     main.add_command(components.components)
 
 

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from nnlab.components.buffers import scratch
 from nnlab.registry import REGISTRIES
 
 ACTIVATIONS = REGISTRIES["activation"]
@@ -30,6 +31,10 @@ class Activation:
     def __repr__(self):
         args = ", ".join(f"{k}={v}" for k, v in vars(self).items() if not k.startswith("_"))
         return f"{type(self).__name__}({args})"
+
+    def _scratch(self, name, shape, dtype):
+        """A work buffer kept between calls of the same shape: the hot path allocates nothing."""
+        return scratch(self, name, shape, dtype)
 
 
 @ACTIVATIONS.register("identity", "linear")
@@ -68,7 +73,8 @@ class ReLU(Activation):
 
     def backward(self, z, a, grad_a, out=None):
         # a > 0 exactly where z > 0; multiplying by the boolean mask avoids a float temporary
-        return np.multiply(grad_a, a > 0, out=out)
+        mask = np.greater(a, 0, out=self._scratch("mask", a.shape, bool))
+        return np.multiply(grad_a, mask, out=out)
 
 
 @ACTIVATIONS.register("leaky_relu", "lrelu")
@@ -117,7 +123,8 @@ class Sigmoid(Activation):
         return _sigmoid(z if self.c == 1.0 else z * z.dtype.type(self.c), out)
 
     def backward(self, z, a, grad_a, out=None):
-        d = a * (1 - a)
+        d = np.subtract(1, a, out=self._scratch("d", a.shape, a.dtype))
+        d *= a
         if self.c != 1.0:
             d *= a.dtype.type(self.c)
         return np.multiply(grad_a, d, out=out)
@@ -131,7 +138,7 @@ class Tanh(Activation):
         return np.tanh(z, out=out)
 
     def backward(self, z, a, grad_a, out=None):
-        d = a * a
+        d = np.multiply(a, a, out=self._scratch("d", a.shape, a.dtype))
         np.subtract(1, d, out=d)
         return np.multiply(grad_a, d, out=out)
 
@@ -155,10 +162,11 @@ class Softmax(Activation):
 
     def backward(self, z, a, grad_a, out=None):
         dot = np.einsum("ij,ij->i", grad_a, a)[:, None]
-        g = (grad_a - dot) * a
+        g = np.subtract(grad_a, dot, out=out)
+        g *= a
         if self.c != 1.0:
             g *= a.dtype.type(self.c)
-        return _into(out, g) if out is not None else g
+        return g
 
 
 @ACTIVATIONS.register("softplus")
@@ -233,11 +241,12 @@ class Sign(_ZeroDerivative):
 
 
 def _sigmoid(x, out=None):
-    """σ(x) = 1/(1+e^−x), computed without overflow for large |x|."""
-    e = np.exp(-np.abs(x))
-    pos = 1 / (1 + e)
-    r = np.where(x >= 0, pos, e * pos).astype(x.dtype, copy=False)
-    return _into(out, r) if out is not None else r
+    """σ(x) = 1/(1+e^−x) in place: e^−x overflows to inf for very negative x, and 1/(1+inf) = 0 exactly."""
+    out = np.negative(x, out=out)
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
+    out += 1
+    return np.reciprocal(out, out=out)
 
 
 def _into(out, value):

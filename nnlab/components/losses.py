@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnlab.components.activations import Sigmoid, Softmax
+from nnlab.components.buffers import scratch
 from nnlab.registry import REGISTRIES
 
 LOSSES = REGISTRIES["loss"]
@@ -49,6 +50,14 @@ def dense_target(target, pred):
         onehot[np.arange(len(target)), target] = 1
         return onehot
     return target.reshape(pred.shape).astype(pred.dtype, copy=False)
+
+
+def _rows(owner, m: int) -> np.ndarray:
+    """0 … m−1, kept between calls (row indices for picking each example's class)."""
+    rows = owner.__dict__.get("_rows")
+    if rows is None or len(rows) != m:
+        rows = owner._rows = np.arange(m)
+    return rows
 
 
 @LOSSES.register("mse")
@@ -174,11 +183,12 @@ class BinaryCrossEntropy(Loss):
         return ((p - y) / (p * (1 - p)) / len(p)).astype(pred.dtype, copy=False)
 
     def fused(self, z, target, activation):
+        """Value and ∂J/∂z from the logits; the gradient is a buffer reused by the next call."""
         c = z.dtype.type(activation.c)
         x = z * c
         y = dense_target(target, z)
         value = np.sum(np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))) / len(z)
-        g = activation.forward(z)
+        g = activation.forward(z, out=scratch(self, "g", z.shape, z.dtype))
         g -= y
         g *= c / z.dtype.type(len(z))
         return float(value), g
@@ -209,24 +219,28 @@ class CrossEntropy(Loss):
         y = dense_target(target, pred)
         return (-y / np.maximum(pred, self._EPS) / len(pred)).astype(pred.dtype, copy=False)
 
-    def fused(self, z, target, activation, out=None):
+    def fused(self, z, target, activation):
+        """Value and ∂J/∂z from the logits; the gradient is a buffer reused by the next call."""
         m = len(z)
         target = np.asarray(target)
-        g = activation.forward(z, out=out)  # softmax(c z), shifted by the row max inside
         c = z.dtype.type(activation.c)
-        rows = np.arange(m)
-        if target.ndim == 2:  # soft / one-hot targets
-            s = z * c
-            s -= s.max(axis=1, keepdims=True)
-            lse = np.log(np.exp(s).sum(axis=1))
-            value = float(np.sum(target * (lse[:, None] - s)) / m)
+        g = np.multiply(z, c, out=scratch(self, "g", z.shape, z.dtype))  # s = c z
+        g -= g.max(axis=1, keepdims=True)  # s − max s: exp never overflows
+        if target.ndim == 2:  # soft / one-hot targets: Σⱼ yⱼ (lse − sⱼ)
+            shifted = g.copy()
+            np.exp(g, out=g)
+            total = g.sum(axis=1, keepdims=True)
+            value = float(np.sum(target * (np.log(total) - shifted)) / m)
+            g /= total
             g -= target
         else:
-            # −ln softmax_y computed as lse − s_y: stable for logits of ±1000
-            s = z * c
-            smax = s.max(axis=1)
-            lse = smax + np.log(np.exp(s - smax[:, None]).sum(axis=1))
-            value = float(np.mean(lse - s[rows, target]))
+            # −ln softmax_y = lse − s_y = ln Σ e^(s − max) − (s_y − max): stable for logits of ±1000
+            rows = _rows(self, m)
+            picked = g[rows, target]
+            np.exp(g, out=g)
+            total = g.sum(axis=1, keepdims=True)
+            value = float(np.mean(np.log(total[:, 0]) - picked))
+            g /= total
             g[rows, target] -= 1
         g *= c / z.dtype.type(m)
         return value, g

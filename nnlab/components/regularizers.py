@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnlab.components.buffers import scratch
 from nnlab.registry import REGISTRIES
 
 REGULARIZERS = REGISTRIES["regularizer"]
@@ -55,7 +56,7 @@ class L2(Regularizer):
         return w * w.dtype.type(self.lam)
 
     def add_grad(self, w, g):
-        g += w * w.dtype.type(self.lam)
+        g += np.multiply(w, w.dtype.type(self.lam), out=scratch(self, "g", w.shape, w.dtype))
 
 
 @REGULARIZERS.register("l1")

@@ -1,0 +1,172 @@
+"""Gradient checking: backprop against centred finite differences (J(θ + ε) − J(θ − ε)) / 2ε (decks 002, 004).
+
+The config's own network, loss, regularisation and dropout are built in float64 on a few training
+examples. Dropout keeps one fixed mask, batch norm runs in training mode (batch statistics), so that J is
+one deterministic function of the parameters. Every parameter tensor is checked, all entries of small ones
+and a seeded sample of large ones, and so is the gradient with respect to the input.
+
+The relative error of an entry is |a − n| / max(|a| + |n|, floor), a the analytic and n the numeric
+derivative (DESIGN §6). The floor keeps round-off from passing for an error: J itself is known to about
+16 ulp, δ = 16 · 2⁻⁵² · max(|J|, 1), so a centred difference carries an absolute error of about δ / ε whatever
+the derivative. With floor = (δ / ε) / tol, an entry whose derivative is far below that noise passes when
+analytic and numeric agree within the noise, and every other entry is held to the relative tolerance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nnlab.components.layers import Dropout
+from nnlab.components.regularizers import build_regularizers
+from nnlab.config import Config
+from nnlab.data.core import load_splits
+from nnlab.errors import ConfigError
+from nnlab.model import build_network, check_loss_fits, output_units, resolve
+from nnlab.registry import registry
+from nnlab.seeds import streams
+
+
+@dataclass
+class TensorCheck:
+    name: str
+    shape: tuple[int, ...]
+    checked: int
+    max_rel_error: float
+    max_abs_error: float
+    passed: bool
+
+
+@dataclass
+class GradcheckReport:
+    checks: list[TensorCheck]
+    loss: float
+    samples: int
+    eps: float
+    tol: float
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failing(self) -> list[str]:
+        return [c.name for c in self.checks if not c.passed]
+
+    def to_dict(self) -> dict:
+        return {
+            "passed": self.passed,
+            "loss": self.loss,
+            "samples": self.samples,
+            "eps": self.eps,
+            "tol": self.tol,
+            "tensors": [
+                {
+                    "name": c.name,
+                    "shape": list(c.shape),
+                    "checked": c.checked,
+                    "max_rel_error": c.max_rel_error,
+                    "max_abs_error": c.max_abs_error,
+                    "passed": c.passed,
+                }
+                for c in self.checks
+            ],
+        }
+
+
+def relative_errors(a: np.ndarray, n: np.ndarray, floor: float = 1e-12) -> np.ndarray:
+    """|a − n| / max(|a| + |n|, floor), entry by entry."""
+    return np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), floor)
+
+
+def noise_floor(j: float, eps: float, tol: float) -> float:
+    """The denominator below which a difference is round-off, not error (see the module's docstring)."""
+    delta = 16 * np.finfo(np.float64).eps * max(abs(j), 1.0)
+    return max(1e-12, delta / eps / tol)
+
+
+def gradcheck(
+    config: Config, samples: int = 8, eps: float = 1e-5, tol: float = 1e-6, max_entries: int = 200, seed: int = 0
+) -> GradcheckReport:
+    """Compare the analytic gradients of ``config``'s network with centred differences, in float64."""
+    if samples < 1:
+        raise ConfigError(f"--samples must be ≥ 1, got {samples}")
+    if not eps > 0:
+        raise ConfigError(f"--eps must be > 0, got {eps}")
+    config = config.model_copy(update={"dtype": "float64"}, deep=True)
+    rule = getattr(config.training, "rule", "backprop")
+    if rule != "backprop":
+        raise ConfigError(f"training.rule is '{rule}': gradcheck checks backpropagation, which this rule does not use")
+    splits, _ = load_splits(config.data, config.seed, np.float64)
+    config = resolve(config, splits.task)
+    rng = {k: np.random.default_rng(ss) for k, ss in streams(config.seed).items()}
+    loss = registry("loss").build(config.loss)
+    net = build_network(config, splits.n_features, output_units(loss, splits), rng["init"], rng["dropout"])
+    check_loss_fits(net, loss)
+    penalties = [r for r in build_regularizers(config.regularization) if not r.is_constraint]
+    x = np.array(splits.X_train[:samples], dtype=np.float64)
+    y = splits.y_train[:samples]
+    for layer in net.layers:
+        layer.need_input_grad = True
+    _fix_dropout_masks(net, x)
+
+    def J() -> float:
+        out = net.forward(x, training=True)
+        value = loss.value(out, y)
+        w = net.params.get("weights")
+        return value + sum(r.penalty(w) for r in penalties) if w is not None else value
+
+    # analytic: the training path itself (fused loss where the trainer fuses), plus the penalties
+    split = net.fused_split(loss)
+    out = net.forward(x, training=True, upto=split)
+    if split is not None:
+        value, grad = loss.fused(out, y, net.layers[split].activation)
+    else:
+        value, grad = loss.value_and_grad(out, y)
+    grad_x = net.backward(grad, upto=split).copy()
+    if penalties:
+        for r in penalties:
+            r.add_grad(net.params["weights"], net.grads["weights"])
+    analytic = {k: g.copy() for k, g in net.named_grads().items()}
+
+    pick = np.random.default_rng(seed)
+    j0 = J()
+    floor = noise_floor(j0, eps, tol)
+    checks = [
+        _check(name, p, analytic[name], J, eps, tol, floor, max_entries, pick) for name, p in net.named_params().items()
+    ]
+    checks.append(_check("input", x, grad_x, J, eps, tol, floor, max_entries, pick))
+    return GradcheckReport(checks, float(j0), len(x), eps, tol)
+
+
+def _fix_dropout_masks(net, x) -> None:
+    """Draw each dropout mask once, then keep it: J must be one function of θ."""
+    net.forward(x, training=True)
+    for layer in net.layers:
+        if isinstance(layer, Dropout):
+            layer.freeze_mask = True
+
+
+def _check(name, p, a, J, eps, tol, floor, max_entries, pick) -> TensorCheck:
+    flat_p, flat_a = p.reshape(-1), a.reshape(-1)
+    idx = (
+        np.arange(flat_p.size)
+        if flat_p.size <= max_entries
+        else np.sort(pick.choice(flat_p.size, max_entries, replace=False))
+    )
+    numeric = np.empty(len(idx))
+    for j, i in enumerate(idx):
+        old = flat_p[i]
+        flat_p[i] = old + eps
+        jp = J()
+        flat_p[i] = old - eps
+        jm = J()
+        flat_p[i] = old
+        numeric[j] = (jp - jm) / (2 * eps)
+    analytic = flat_a[idx]
+    rel = relative_errors(analytic, numeric, floor)
+    max_rel = float(rel.max(initial=0.0))
+    return TensorCheck(
+        name, tuple(p.shape), len(idx), max_rel, float(np.abs(analytic - numeric).max(initial=0)), bool(max_rel <= tol)
+    )

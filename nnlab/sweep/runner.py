@@ -1,0 +1,390 @@
+"""Running a sweep's trials: serially, in local worker processes, or on a Dask cluster.
+
+The sweep folder holds the sweep (``sweep.yaml``, its base config inlined), one ordinary run folder per
+trial, ``trials.csv`` (rewritten atomically whenever a trial starts or ends, sorted by the metric) and
+``best.yaml``. A trial that fails or diverges is recorded and the sweep goes on; an interrupted sweep
+resumes with ``resume=True``: trials that ended are kept, the others are run again from scratch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from nnlab.errors import ConfigError, NnlabError
+from nnlab.runs import CONFIG, atomic_write, new_run_dir
+from nnlab.sweep.space import SweepConfig, plan_trials
+from nnlab.training.callbacks import Callback
+
+SWEEP_FILE, TRIALS, BEST = "sweep.yaml", "trials.csv", "best.yaml"
+#: statuses of a trial that has ended; any other (pending, running, interrupted) runs again on resume
+ENDED = ("completed", "stopped_early", "converged", "diverged", "pruned", "failed")
+
+
+@dataclass
+class Trial:
+    index: int
+    values: dict
+    config: dict
+    status: str = "pending"
+    metric: float | None = None
+    best_epoch: int | None = None
+    seconds: float | None = None
+    run_dir: str = ""
+    error: str = ""
+    curve: list = field(default_factory=list)
+
+
+class SweepInterrupted(NnlabError):
+    """Ctrl-C during a sweep: the trials that ended are kept; resume with --resume."""
+
+    def __init__(self, sweep_dir: Path):
+        super().__init__(f"sweep interrupted; finish it with: nnlab sweep --resume {sweep_dir}")
+        self.sweep_dir = sweep_dir
+
+
+# --------------------------------------------------------------------------------------- one trial
+class MedianPruner(Callback):
+    """Stop a trial whose metric at epoch k is worse than the median of the finished trials at epoch k."""
+
+    def __init__(self, metric: str, mode: str, after: int, min_trials: int, curves: list[list]):
+        self.metric, self.mode, self.after, self.min_trials, self.curves = metric, mode, after, min_trials, curves
+
+    def on_epoch_end(self, trainer, epoch, row):
+        k = epoch + 1
+        value = row.get(self.metric)
+        if k < self.after or value is None:
+            return
+        others = [c[k - 1] for c in self.curves if len(c) >= k and c[k - 1] is not None and not _nan(c[k - 1])]
+        if len(others) < self.min_trials:
+            return
+        median = statistics.median(others)
+        if (value < median) if self.mode == "max" else (value > median):
+            trainer.stop(
+                "pruned",
+                f"{self.metric} {value:.4g} at epoch {k} is worse than the median {median:.4g} "
+                f"of {len(others)} finished trials",
+            )
+
+
+def run_trial(spec: dict) -> dict:
+    """Train one trial (in this process, a worker process or a Dask worker); never raises for a bad trial."""
+    from threadpoolctl import threadpool_limits
+
+    from nnlab.config import validate
+    from nnlab.training.trainer import train
+
+    t0 = time.time()
+    record = {
+        "trial": spec["trial"],
+        "status": "failed",
+        "metric": None,
+        "best_epoch": None,
+        "run_dir": "",
+        "error": "",
+        "curve": [],
+    }
+    metric, mode = spec["metric"], spec["mode"]
+    try:
+        with threadpool_limits(limits=spec.get("threads"), user_api="blas"):
+            callbacks = []
+            if spec.get("prune"):
+                p = spec["prune"]
+                callbacks.append(MedianPruner(metric, mode, p["after"], p["min_trials"], spec.get("curves", [])))
+            result = train(validate(spec["config"]), spec["runs_dir"], callbacks=callbacks)
+        curve = [row.get(metric) for row in result.history]
+        record.update(
+            status=result.status,
+            run_dir=str(result.run_dir),
+            curve=curve,
+            error=result.summary.get("reason", "") if result.status in ("diverged", "failed") else "",
+        )
+        scored = [(v, i + 1) for i, v in enumerate(curve) if v is not None and not _nan(v)]
+        if scored:
+            v, epoch = (max if mode == "max" else min)(scored, key=lambda t: t[0])
+            record.update(metric=float(v), best_epoch=epoch)
+        elif result.history and metric not in result.history[-1]:
+            record["error"] = f"metric '{metric}' is not a column of metrics.csv ({', '.join(result.history[-1])})"
+    except NnlabError as e:
+        record["error"] = str(e)
+    except Exception as e:  # a bug in a trial must not end the sweep; it is recorded with its message
+        record["error"] = f"{type(e).__name__}: {e}"
+    record["seconds"] = round(time.time() - t0, 3)
+    return record
+
+
+def _nan(v) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+# -------------------------------------------------------------------------------------- executors
+def _init_worker():
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the sweep cleanly
+
+
+class _Local:
+    """Trials in worker processes, at most ``workers`` at a time."""
+
+    def __init__(self, workers: int):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+        )
+        self.slots = workers
+
+    def submit(self, spec):
+        return self.pool.submit(run_trial, spec)
+
+    def wait_one(self, futures):
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        done, _ = wait(futures, return_when=FIRST_COMPLETED)
+        return done
+
+    def close(self, kill=False, futures=()):
+        if kill:
+            # the running trials cannot be cancelled, only their worker processes stopped
+            for p in list((getattr(self.pool, "_processes", None) or {}).values()):
+                p.terminate()
+        self.pool.shutdown(wait=not kill, cancel_futures=True)
+
+
+class _Dask:
+    """Trials as tasks on a Dask distributed cluster; run folders go to a path every worker shares."""
+
+    def __init__(self, address: str):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ConfigError('--dask needs dask.distributed: pip install -e ".[dask]"') from None
+        try:
+            self.client = Client(address, timeout="15s")
+        except OSError as e:
+            raise ConfigError(f"--dask: cannot reach the scheduler at '{address}': {e}") from None
+        self.slots = max(1, sum(self.client.nthreads().values()))
+
+    def submit(self, spec):
+        return self.client.submit(run_trial, spec, pure=False)
+
+    def wait_one(self, futures):
+        from distributed import wait
+
+        return wait(list(futures), return_when="FIRST_COMPLETED").done
+
+    def close(self, kill=False, futures=()):
+        if kill:
+            self.client.cancel(list(futures))
+        self.client.close()
+
+
+class _Serial:
+    slots = 1
+
+    def submit(self, spec):
+        from concurrent.futures import Future
+
+        f = Future()
+        f.set_result(run_trial(spec))
+        return f
+
+    def wait_one(self, futures):
+        return set(futures)
+
+    def close(self, kill=False, futures=()):
+        pass
+
+
+# ------------------------------------------------------------------------------------------ the sweep
+def start_sweep(sweep: SweepConfig, base: dict, runs_dir, trials: int | None = None) -> Path:
+    """Create ``runs/sweeps/<name>-<time>-<hex>/`` holding the sweep with its base config inlined."""
+    if trials is not None:
+        if trials < 1:
+            raise ConfigError(f"--trials must be ≥ 1, got {trials}")
+        sweep = sweep.model_copy(update={"trials": trials})
+    plan_trials(sweep, base)  # every trial's config is valid before anything is created
+    sweep_dir = new_run_dir(Path(runs_dir) / "sweeps", sweep.name, checkpoints=False)
+    stored = sweep.model_dump(mode="json", exclude_none=True)
+    stored["base"] = base
+    atomic_write(sweep_dir / SWEEP_FILE, yaml.safe_dump(stored, sort_keys=False))
+    return sweep_dir
+
+
+def load_sweep_dir(sweep_dir) -> tuple[SweepConfig, dict]:
+    sweep_dir = Path(sweep_dir)
+    if not (sweep_dir / SWEEP_FILE).is_file():
+        raise ConfigError(f"'{sweep_dir}' is not a sweep folder (it has no {SWEEP_FILE})")
+    raw = yaml.safe_load((sweep_dir / SWEEP_FILE).read_text())
+    sweep = SweepConfig.model_validate(raw)
+    return sweep, sweep.base
+
+
+def run_sweep(
+    sweep_dir, workers: int = 1, dask: str | None = None, on_change: Callable | None = None, threads: int | None = None
+) -> list[Trial]:
+    """Run every trial of the sweep in ``sweep_dir`` that has not ended yet; return all trials."""
+    sweep_dir = Path(sweep_dir)
+    sweep, base = load_sweep_dir(sweep_dir)
+    trials = [Trial(p["trial"], p["values"], p["config"]) for p in plan_trials(sweep, base)]
+    _restore(trials, sweep_dir, sweep.metric)
+    todo = [t for t in trials if t.status not in ENDED]
+    for t in todo:
+        _discard_partial(sweep_dir, t)
+    if workers < 1:
+        raise ConfigError(f"--workers must be ≥ 1, got {workers}")
+    executor = _Dask(dask) if dask else (_Local(workers) if workers > 1 else _Serial())
+    cores = os.cpu_count() or 1
+    blas = threads or (1 if dask else max(1, cores // max(1, min(workers, len(todo) or 1))))
+    by_future, queue = {}, list(todo)
+    prune = sweep.prune.model_dump() if sweep.prune else None
+
+    def changed():
+        write_trials(sweep_dir, sweep, trials)
+        if on_change:
+            on_change(trials)
+
+    def submit_next():
+        t = queue.pop(0)
+        t.status = "running"
+        curves = [x.curve for x in trials if x.status in ENDED and x.curve]
+        spec = {
+            "trial": t.index,
+            "config": t.config,
+            "runs_dir": str(sweep_dir),
+            "metric": sweep.metric,
+            "mode": sweep.mode,
+            "threads": blas,
+            "prune": prune,
+            "curves": curves,
+        }
+        by_future[executor.submit(spec)] = t
+
+    try:
+        changed()
+        while queue or by_future:
+            while queue and len(by_future) < executor.slots:
+                submit_next()
+                changed()
+            for fut in executor.wait_one(set(by_future)):
+                t = by_future.pop(fut)
+                try:
+                    _apply(t, fut.result())
+                except Exception as e:  # the worker itself died (killed, out of memory): the trial failed
+                    t.status, t.error = "failed", f"the worker running this trial died: {type(e).__name__}: {e}"
+                    if workers > 1 and not dask:
+                        executor.close(kill=True)
+                        executor = _Local(workers)
+                        for other in list(by_future.values()):
+                            queue.insert(0, other)
+                        by_future.clear()
+                changed()
+    except KeyboardInterrupt:
+        executor.close(kill=True, futures=list(by_future))
+        for t in trials:
+            if t.status == "running":
+                t.status = "interrupted"
+        changed()
+        raise SweepInterrupted(sweep_dir) from None
+    executor.close()
+    write_best(sweep_dir, sweep, trials)
+    return trials
+
+
+def _apply(t: Trial, rec: dict) -> None:
+    t.status, t.metric, t.best_epoch = rec["status"], rec["metric"], rec["best_epoch"]
+    t.seconds, t.run_dir, t.error, t.curve = rec["seconds"], rec["run_dir"], rec["error"], rec["curve"]
+
+
+def _discard_partial(sweep_dir: Path, t: Trial) -> None:
+    """A trial that runs again starts from scratch: remove what an interrupted attempt left."""
+    for d in sweep_dir.glob(f"trial-{t.index:03d}-*"):
+        if d.is_dir():
+            shutil.rmtree(d)
+
+
+def _restore(trials: list[Trial], sweep_dir: Path, metric: str) -> None:
+    """Statuses and results of the trials that ended, from trials.csv (resuming)."""
+    path = sweep_dir / TRIALS
+    if not path.is_file():
+        return
+    import json
+
+    import pandas as pd
+
+    frame = pd.read_csv(path, keep_default_na=False)
+    by_index = {t.index: t for t in trials}
+    for row in frame.to_dict("records"):
+        t = by_index.get(int(row["trial"]))
+        if t is None or row["status"] not in ENDED:
+            continue
+        t.status, t.error = row["status"], str(row["error"])
+        t.run_dir = str(sweep_dir / str(row["run_dir"])) if row["run_dir"] else ""
+        t.metric = _number(row[metric])
+        t.best_epoch = None if _number(row["best_epoch"]) is None else int(_number(row["best_epoch"]))
+        t.seconds = _number(row["seconds"])
+        t.curve = json.loads(row["curve"]) if row.get("curve") else []
+
+
+def _number(v) -> float | None:
+    return None if v is None or v == "" or _nan(v) else float(v)
+
+
+def _sort_key(sweep: SweepConfig):
+    def key(t: Trial):
+        if t.metric is None or _nan(t.metric):
+            return (1, 0.0, t.index)
+        return (0, -t.metric if sweep.mode == "max" else t.metric, t.index)
+
+    return key
+
+
+def write_trials(sweep_dir: Path, sweep: SweepConfig, trials: list[Trial]) -> None:
+    """trials.csv: one row per trial, sorted by the metric (best first), rewritten atomically."""
+    import json
+
+    import pandas as pd
+
+    rows = []
+    for t in sorted(trials, key=_sort_key(sweep)):
+        row = {"trial": t.index}
+        for path, v in t.values.items():
+            row[path] = (
+                v if isinstance(v, (int, float, str, bool)) else yaml.safe_dump(v, default_flow_style=True).strip()
+            )
+        row.update({"status": t.status, sweep.metric: t.metric})
+        row.update(
+            best_epoch=t.best_epoch,
+            seconds=t.seconds,
+            run_dir=os.path.relpath(t.run_dir, sweep_dir) if t.run_dir else "",
+            error=t.error,
+            curve=json.dumps([None if v is None or _nan(v) else round(float(v), 6) for v in t.curve]),
+        )
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    atomic_write(sweep_dir / TRIALS, frame.to_csv(index=False))
+
+
+def write_best(sweep_dir: Path, sweep: SweepConfig, trials: list[Trial]) -> Trial | None:
+    """best.yaml: the resolved config of the best trial, ready for ``nnlab train``."""
+    scored = [t for t in trials if t.metric is not None and not _nan(t.metric) and t.run_dir]
+    if not scored:
+        return None
+    best = sorted(scored, key=_sort_key(sweep))[0]
+    config = yaml.safe_load((Path(best.run_dir) / CONFIG).read_text())
+    header = (
+        f"# best trial of sweep {sweep_dir.name}: trial {best.index}, {sweep.metric} {best.metric:.6g} "
+        f"at epoch {best.best_epoch}\n"
+    )
+    atomic_write(sweep_dir / BEST, header + yaml.safe_dump(config, sort_keys=False))
+    return best

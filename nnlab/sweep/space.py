@@ -1,0 +1,179 @@
+"""The sweep file: a base config, a search space over its dotted paths, and how to search it.
+
+Random search samples every trial up front from the sweep's seed (deck 002, Bergstra & Bengio 2012), so
+the same seed gives the same trials whichever executor runs them; grid search enumerates the product of
+the listed values. Every trial's config is validated before any trial runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from nnlab.config import format_errors, set_value, validate
+from nnlab.errors import ConfigError
+
+DISTRIBUTIONS = ("choice", "uniform", "loguniform", "int", "qloguniform")
+
+
+class Distribution(BaseModel):
+    """One parameter's space: ``{values: [...]}`` or ``{distribution: NAME, low, high, ...}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    distribution: Literal["choice", "uniform", "loguniform", "int", "qloguniform"] | None = None
+    values: list[Any] | None = None
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    q: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.distribution is None:
+            if self.values is None:
+                raise ValueError(f"give values: [...] or a distribution ({', '.join(DISTRIBUTIONS)})")
+            self.distribution = "choice"
+        if self.distribution == "choice":
+            if not self.values:
+                raise ValueError("choice needs a non-empty values list")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError(f"{self.distribution} needs low and high")
+        if not self.low < self.high:
+            raise ValueError(f"low must be < high, got low {self.low}, high {self.high}")
+        if self.distribution in ("loguniform", "qloguniform") or (self.distribution == "int" and self.log):
+            if self.low <= 0:
+                raise ValueError(f"a log scale needs low > 0, got {self.low}")
+        if self.distribution == "qloguniform" and self.q is None:
+            raise ValueError("qloguniform needs q (the step values are rounded to)")
+        return self
+
+    def sample(self, rng: np.random.Generator):
+        d = self.distribution
+        if d == "choice":
+            return copy.deepcopy(self.values[int(rng.integers(len(self.values)))])
+        if d == "uniform":
+            return float(rng.uniform(self.low, self.high))
+        if d == "loguniform":
+            return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
+        if d == "qloguniform":
+            v = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+            return float(max(self.low, round(v / self.q) * self.q))
+        # int: uniform over the integers low … high, on a log scale when log is true
+        lo, hi = math.ceil(self.low), math.floor(self.high)
+        if self.log:
+            return int(min(hi, max(lo, round(math.exp(rng.uniform(math.log(lo), math.log(hi + 1) - 1e-12)) - 0.5))))
+        return int(rng.integers(lo, hi + 1))
+
+
+class PruneConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rule: Literal["median"] = "median"
+    after: int = Field(5, ge=1, description="epochs a trial runs before it can be pruned")
+    min_trials: int = Field(2, ge=1, description="finished trials needed before the median means anything")
+
+
+class SweepConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = "sweep"
+    base: str | dict[str, Any] = Field(
+        description="path to a config (relative to the sweep file), or the config itself"
+    )
+    method: Literal["random", "grid"] = "random"
+    trials: int = Field(20, ge=1)
+    seed: int = 0
+    metric: str = "val_accuracy"
+    mode: Literal["max", "min"] | None = None
+    parameters: dict[str, Distribution]
+    prune: PruneConfig | None = None
+
+    @model_validator(mode="after")
+    def _mode(self):
+        if self.mode is None:
+            self.mode = "min" if "loss" in self.metric or self.metric.endswith(("mse", "mae")) else "max"
+        if not self.parameters:
+            raise ValueError("parameters: give at least one dotted path to search over")
+        if self.method == "grid":
+            for path, d in self.parameters.items():
+                if d.distribution != "choice":
+                    raise ValueError(
+                        f"parameters.{path}: grid search needs a values list, got a {d.distribution} distribution"
+                    )
+        return self
+
+
+def load_sweep(path: str | Path) -> tuple[SweepConfig, dict]:
+    """Read and validate a sweep file; return it and the base config as a raw mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"sweep file '{path}' not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: malformed YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a sweep file is a mapping (base, method, parameters, ...)")
+    if "parameters" not in raw and {"data", "model"} <= set(raw):
+        raise ConfigError(
+            f"{path} is a training config, not a sweep file: a sweep file names a base config and "
+            "the parameters to search (see configs/sweeps/moons.yaml)"
+        )
+    try:
+        sweep = SweepConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(format_errors(e, raw, str(path), path.read_text(), root=SweepConfig)) from None
+    return sweep, base_config(sweep, path.parent)
+
+
+def base_config(sweep: SweepConfig, folder: Path) -> dict:
+    if isinstance(sweep.base, dict):
+        return copy.deepcopy(sweep.base)
+    base_path = (folder / sweep.base).resolve()
+    if not base_path.is_file():
+        raise ConfigError(f"base: config '{sweep.base}' not found (looked in {folder.resolve()})")
+    raw = yaml.safe_load(base_path.read_text())
+    if not isinstance(raw, dict):
+        raise ConfigError(f"base: '{base_path}' is not a config mapping")
+    validate(copy.deepcopy(raw), source=str(base_path))
+    return raw
+
+
+def plan_trials(sweep: SweepConfig, base: dict, trials: int | None = None) -> list[dict]:
+    """Every trial's sampled values, drawn up front from the sweep's seed, each config validated."""
+    if sweep.method == "grid":
+        paths = list(sweep.parameters)
+        combos = itertools.product(*(sweep.parameters[p].values for p in paths))
+        planned = [dict(zip(paths, combo)) for combo in combos]
+    else:
+        n = trials or sweep.trials
+        rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(sweep.seed).spawn(n)]
+        planned = [{p: d.sample(rng) for p, d in sweep.parameters.items()} for rng in rngs]
+    out = []
+    for i, values in enumerate(planned):
+        raw = trial_config(base, values, i)
+        out.append({"trial": i, "values": values, "config": raw})
+    return out
+
+
+def trial_config(base: dict, values: dict, index: int) -> dict:
+    """The base config with the trial's values set at their dotted paths, validated."""
+    raw = copy.deepcopy(base)
+    for path, value in values.items():
+        try:
+            set_value(raw, path, copy.deepcopy(value))
+        except ConfigError as e:
+            raise ConfigError(f"parameters.{path}: {e}") from None
+    raw["name"] = f"trial-{index:03d}"
+    try:
+        validate(copy.deepcopy(raw), source=f"trial {index}")
+    except ConfigError as e:
+        shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
+        raise ConfigError(f"trial {index} ({shown}) is not a valid config:\n{e}") from None
+    return raw
