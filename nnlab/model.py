@@ -38,14 +38,14 @@ def resolve(config: Config, task: str) -> Config:
     return config
 
 
-def output_units(loss, splits, config: Config | None = None) -> int:
+def output_units(loss, splits, config: Config) -> int:
     """Output units the data need: one per class, or one unit alone deciding between two classes (class 1
     where its output is ≥ ½) for a sigmoid with binary cross-entropy, a perceptron's step / sign unit
     (loss ``mistakes``), ADALINE's linear unit, or explicit layers whose last dense layer has ``units: 1``."""
     if splits.task == "classification" and splits.n_classes == 2:
         if loss.registry_name in ("bce", "mistakes"):
             return 1
-        if config is not None and (config.training.rule == "adaline" or _last_units(config) == 1):
+        if config.training.rule == "adaline" or _last_units(config) == 1:
             return 1
     return splits.n_outputs
 
