@@ -46,7 +46,8 @@ def build_rule(config, net, loss, task: str, lr: float) -> Rule:
     rule = config.training.rule
     check_loss_fits(net, loss, rule)
     if rule == "backprop":
-        return Rule(rule, net.loss_and_backward)
+        # looked up at every call, so that a wrapped net.loss_and_backward (a test, a profiler) is the one used
+        return Rule(rule, lambda x, y, loss: net.loss_and_backward(x, y, loss))
     dense, act = _single_layer(net, rule)
     if rule == "perceptron":
         if task != "classification":
