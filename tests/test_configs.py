@@ -9,7 +9,7 @@ from nnlab.config import load_config
 from nnlab.training import train
 
 ROOT = Path(__file__).parent.parent / "configs"
-CONFIGS = sorted(ROOT.rglob("*.yaml"))
+CONFIGS = sorted(p for p in ROOT.rglob("*.yaml") if p.parent.name != "sweeps")  # sweep files: test_sweep.py
 
 # config (relative to configs/) → (metric of the final or best epoch, minimum)
 TARGETS = {

@@ -93,6 +93,7 @@ def test_parallel_random_sweep_ranks_trials_and_best_yaml_reproduces(tmp_path):
 @pytest.mark.slow
 def test_dask_cluster_gives_the_same_trials_as_local_workers(tmp_path):
     import distributed
+
     path = _sweep(tmp_path, RANDOM.replace("trials: 12", "trials: 4"), epochs=3)
     assert _run(path, "--workers", "2", "--runs-dir", tmp_path / "local").exit_code == 0
     with distributed.LocalCluster(
@@ -163,6 +164,16 @@ def test_bad_sweep_files_are_user_errors(tmp_path, text, message):
     assert r.exit_code == 2, r.output
     assert message in r.output and "Traceback" not in r.output
     assert not (tmp_path / "runs").exists()  # nothing runs before every trial is valid
+
+
+@pytest.mark.parametrize("path", sorted((MOONS.parent / "sweeps").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_sweep_in_configs_runs(path, tmp_path):
+    from nnlab.sweep.runner import run_sweep, start_sweep
+
+    sweep, base = load_sweep(path)
+    base["training"]["epochs"] = 2
+    trials = run_sweep(start_sweep(sweep, base, tmp_path, trials=2))
+    assert len(trials) == 2 and all(t.status in ("completed", "stopped_early", "pruned") for t in trials)
 
 
 def test_missing_arguments(tmp_path):

@@ -138,3 +138,20 @@ def test_tol_stops_when_weights_stop_moving(runs_dir):
     result = train(cfg, runs_dir)
     assert result.status == "converged"
     assert result.summary["epochs"] < 200
+
+
+def test_atomic_write_replaces_whole_files_with_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from nnlab.runs import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "f.txt", "one")
+        atomic_write(tmp_path / "f.txt", "two")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.txt").read_text() == "two"
+    assert stat.S_IMODE((tmp_path / "f.txt").stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]  # no temporary left behind

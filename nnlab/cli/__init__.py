@@ -45,14 +45,20 @@ def main():
 
     \b
     Start with:  nnlab train configs/xor.yaml
-    Then:        nnlab components        (every activation, loss, optimizer, ...)
+    Then:        nnlab runs              (the run folders, their status and metrics)
+                 nnlab eval runs/RUN     (figures on the test split; several runs = an ensemble)
+                 nnlab components        (every activation, loss, optimizer, ...)
     """
 
 
 def _register():
-    from nnlab.cli import components, gradcheck, sweep, train
+    from nnlab.cli import components, eval, gradcheck, plot, predict, runs, sweep, train
 
     main.add_command(train.train)
+    main.add_command(eval.eval_)
+    main.add_command(predict.predict)
+    main.add_command(runs.runs)
+    main.add_command(plot.plot)
     main.add_command(gradcheck.gradcheck)
     main.add_command(sweep.sweep)
     main.add_command(components.components)

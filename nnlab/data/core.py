@@ -96,12 +96,9 @@ def split_dataset(ds: Dataset, val: float, test: float, rng: np.random.Generator
     return out
 
 
-def load_splits(data_cfg, seed: int, dtype) -> tuple[Splits, object]:
-    """Build the configured dataset, split it and fit the preprocessing on the train split only.
-
-    Returns the splits (preprocessed, in ``dtype``) and the fitted preprocessor.
-    """
-    from nnlab.data.preprocess import build_preprocessor
+def raw_splits(data_cfg, seed: int) -> Splits:
+    """Build the configured dataset and split it, without preprocessing: features as the dataset gives
+    them, regression targets as (m, k). The same seed gives the same rows in the same order."""
     from nnlab.registry import registry
     from nnlab.seeds import streams
 
@@ -113,22 +110,16 @@ def load_splits(data_cfg, seed: int, dtype) -> tuple[Splits, object]:
     split_seed = data_cfg.split.seed
     split_rng = np.random.default_rng(split_ss if split_seed is None else np.random.SeedSequence(split_seed))
     idx = split_dataset(ds, data_cfg.split.val, data_cfg.split.test, split_rng, data_cfg.split.stratify)
-    pre = build_preprocessor(data_cfg.preprocess)
-    pre.fit(ds.X[idx["train"]])
-
-    def take(X, rows):
-        return pre.transform(X[rows], dtype)
-
-    y = ds.y if ds.task == "classification" else _as_2d(ds.y).astype(dtype)
+    y = ds.y if ds.task == "classification" else _as_2d(ds.y)
     if ds.X_test is not None:
-        X_test = pre.transform(ds.X_test, dtype)
-        y_test = ds.y_test if ds.task == "classification" else _as_2d(ds.y_test).astype(dtype)
+        X_test = ds.X_test
+        y_test = ds.y_test if ds.task == "classification" else _as_2d(ds.y_test)
     else:
-        X_test, y_test = take(ds.X, idx["test"]), y[idx["test"]]
-    splits = Splits(
-        X_train=take(ds.X, idx["train"]),
+        X_test, y_test = ds.X[idx["test"]], y[idx["test"]]
+    return Splits(
+        X_train=ds.X[idx["train"]],
         y_train=y[idx["train"]],
-        X_val=take(ds.X, idx["val"]),
+        X_val=ds.X[idx["val"]],
         y_val=y[idx["val"]],
         X_test=X_test,
         y_test=y_test,
@@ -138,7 +129,41 @@ def load_splits(data_cfg, seed: int, dtype) -> tuple[Splits, object]:
         feature_names=ds.feature_names,
         class_names=ds.class_names,
     )
-    return splits, pre
+
+
+def preprocess_splits(raw: Splits, pre, dtype) -> Splits:
+    """``raw`` with every split's features mapped by the fitted preprocessor ``pre`` into ``dtype``
+    (regression targets cast to ``dtype`` as well)."""
+
+    def targets(y):
+        return y if raw.task == "classification" else y.astype(dtype)
+
+    return Splits(
+        X_train=pre.transform(raw.X_train, dtype),
+        y_train=targets(raw.y_train),
+        X_val=pre.transform(raw.X_val, dtype),
+        y_val=targets(raw.y_val),
+        X_test=pre.transform(raw.X_test, dtype),
+        y_test=targets(raw.y_test),
+        task=raw.task,
+        n_classes=raw.n_classes,
+        n_outputs=raw.n_outputs,
+        feature_names=raw.feature_names,
+        class_names=raw.class_names,
+    )
+
+
+def load_splits(data_cfg, seed: int, dtype) -> tuple[Splits, object]:
+    """Build the configured dataset, split it and fit the preprocessing on the train split only.
+
+    Returns the splits (preprocessed, in ``dtype``) and the fitted preprocessor.
+    """
+    from nnlab.data.preprocess import build_preprocessor
+
+    raw = raw_splits(data_cfg, seed)
+    pre = build_preprocessor(data_cfg.preprocess)
+    pre.fit(raw.X_train)
+    return preprocess_splits(raw, pre, dtype), pre
 
 
 def _as_2d(y):

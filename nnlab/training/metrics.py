@@ -41,12 +41,46 @@ def r2_score(pred, y) -> float:
     return 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
 
 
+def scores(out, y, task: str) -> dict[str, float]:
+    """Accuracy for classification; MSE, MAE and R² for regression (from outputs, without the loss)."""
+    if task == "classification":
+        return {"accuracy": accuracy(out, y)}
+    d = (out - y).astype(np.float64)
+    return {"mse": float(np.mean(d * d)), "mae": float(np.mean(np.abs(d))), "r2": r2_score(out, y)}
+
+
 def evaluate(net, loss, X, y, task: str) -> dict[str, float]:
     """``{"loss": ..., "accuracy": ...}`` for classification, ``{"loss", "mse", "mae", "r2"}`` for regression."""
     if len(X) == 0:
         return {}
     value, out = loss_of(net, loss, X, y)
-    if task == "classification":
-        return {"loss": value, "accuracy": accuracy(out, y)}
-    d = (out - y).astype(np.float64)
-    return {"loss": value, "mse": float(np.mean(d * d)), "mae": float(np.mean(np.abs(d))), "r2": r2_score(out, y)}
+    return {"loss": value, **scores(out, y, task)}
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """C[i, j] = number of examples of true class i predicted as class j (rows: truth, columns: prediction)."""
+    idx = np.asarray(y_true, dtype=np.int64) * n_classes + np.asarray(y_pred, dtype=np.int64)
+    return np.bincount(idx, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def per_class(cm: np.ndarray) -> dict[str, np.ndarray]:
+    """Precision TP/(TP+FP), recall TP/(TP+FN), F1 = 2PR/(P+R) and support of every class, from the
+    confusion matrix; a ratio with nothing to count (no prediction of a class, no example of it) is 0."""
+    tp = np.diag(cm).astype(np.float64)
+    predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    return {"precision": precision, "recall": recall, "f1": f1, "support": actual}
+
+
+def averages(report: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Macro (plain mean over classes) and weighted (by support) precision, recall and F1."""
+    support = report["support"]
+    total = support.sum()
+    out = {"macro": {}, "weighted": {}}
+    for k in ("precision", "recall", "f1"):
+        out["macro"][k] = float(np.mean(report[k]))
+        out["weighted"][k] = float(np.sum(report[k] * support) / total) if total else 0.0
+    return out

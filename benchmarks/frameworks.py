@@ -1,0 +1,145 @@
+"""The same MLP trained by nnlab, PyTorch (CPU) and scikit-learn, epoch by epoch, for a fair side-by-side.
+
+Each runner takes float32 arrays (features already scaled, class indices as targets) and yields after every
+epoch, so the driver can interleave the frameworks and time each epoch under the same machine load.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+
+import numpy as np
+
+
+def weights_of(sizes: list[int]) -> int:
+    return sum(a * b for a, b in zip(sizes, sizes[1:]))
+
+
+# ----------------------------------------------------------------------------------------------- nnlab
+def nnlab_epochs(
+    data: dict, hidden, optimizer: dict, batch_size, epochs: int, activation="relu", loss=None, output=None, seed=0
+):
+    """nnlab's own Trainer (the code path of `nnlab train`, without rendering), one epoch per next()."""
+    from nnlab.config import validate
+    from nnlab.training.callbacks import Callback
+    from nnlab.training.trainer import Trainer
+
+    raw = {
+        "name": "bench",
+        "seed": seed,
+        "data": data,
+        "model": {"hidden": list(hidden), "activation": activation, **({"output": output} if output else {})},
+        "optimizer": optimizer,
+        "training": {"epochs": epochs, "batch_size": batch_size},
+        **({"loss": loss} if loss else {}),
+    }
+
+    class Yield(Callback):
+        def __init__(self):
+            self.marks = []
+
+        def on_epoch_end(self, trainer, epoch, row):
+            self.marks.append(time.perf_counter())
+
+    cb = Yield()
+    with tempfile.TemporaryDirectory() as runs:
+        trainer = Trainer(validate(raw), runs, callbacks=[cb])
+        start = time.perf_counter()
+        result = trainer.fit()
+    times = np.diff([start, *cb.marks])
+    return trainer, result, times
+
+
+# ---------------------------------------------------------------------------------------------- PyTorch
+def torch_model(sizes, activation="relu", output_sigmoid=False, seed=0):
+    import torch
+
+    torch.manual_seed(seed)
+    act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid}[activation]
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(act())
+    return torch.nn.Sequential(*layers)
+
+
+def torch_epochs(
+    X,
+    y,
+    sizes,
+    optimizer: str,
+    lr: float,
+    batch_size: int,
+    epochs: int,
+    activation="relu",
+    binary=False,
+    seed=0,
+    threads=None,
+):
+    """A tight PyTorch loop: randperm, index, forward, loss, backward, step. Yields each epoch's seconds."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+    yt = torch.from_numpy(y.astype(np.float32).reshape(-1, 1)) if binary else torch.from_numpy(y.astype(np.int64))
+    model = torch_model(sizes, activation, seed=seed)
+    opt = (torch.optim.Adam if optimizer == "adam" else torch.optim.SGD)(model.parameters(), lr=lr)
+    loss_fn = torch.nn.BCEWithLogitsLoss() if binary else torch.nn.CrossEntropyLoss()
+    n = len(Xt)
+    gen = torch.Generator().manual_seed(seed)
+    full = batch_size >= n
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        perm = None if full else torch.randperm(n, generator=gen)
+        for s in range(0, n, batch_size):
+            if full:
+                xb, yb = Xt, yt
+            else:
+                idx = perm[s : s + batch_size]
+                xb, yb = Xt[idx], yt[idx]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+        yield time.perf_counter() - t0, model
+
+
+def torch_accuracy(model, X, y, binary=False) -> float:
+    import torch
+
+    with torch.no_grad():
+        out = model(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)))
+    pred = (out[:, 0] > 0).long().numpy() if binary else out.argmax(1).numpy()
+    return float((pred == y).mean())
+
+
+# ------------------------------------------------------------------------------------------- scikit-learn
+def sklearn_epochs(X, y, hidden, optimizer: str, lr: float, batch_size: int, epochs: int, activation="relu", seed=0):
+    """MLPClassifier.partial_fit: one epoch over X per call, float32 kept. Yields each epoch's seconds."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    clf = MLPClassifier(
+        hidden_layer_sizes=tuple(hidden),
+        activation=activation,
+        solver=optimizer,
+        learning_rate_init=lr,
+        batch_size=batch_size,
+        alpha=0.0,
+        random_state=seed,
+        momentum=0.0,
+        nesterovs_momentum=False,
+        shuffle=True,
+    )
+    classes = np.unique(y)
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.partial_fit(X, y, classes=classes)
+        yield time.perf_counter() - t0, clf

@@ -1,0 +1,347 @@
+"""nnlab's speed beside PyTorch (CPU) and scikit-learn, on the same networks, data and machine.
+
+    python benchmarks/run.py            # everything (about 10 minutes on 2 cores)
+    python benchmarks/run.py --quick    # fewer epochs and batch sizes (about 2 minutes)
+
+Every comparison runs its frameworks in one process, interleaved epoch by epoch, so that a busy machine
+slows them alike; the ratios are what to read. Writes benchmarks/results/*.csv and RESULTS.md.
+Needs the bench extra: pip install -e ".[bench]".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from frameworks import (  # noqa: E402
+    nnlab_epochs,
+    sklearn_epochs,
+    torch_accuracy,
+    torch_epochs,
+    weights_of,
+)
+
+RESULTS = HERE / "results"
+FASHION = {"name": "fashion_mnist", "split": {"val": 0.0}, "preprocess": {"name": "scale", "factor": 255}}
+SIZES = [784, 256, 128, 10]
+
+
+def machine() -> dict:
+    from threadpoolctl import threadpool_info
+
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    b = blas[0] if blas else {}
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": f"{b.get('internal_api', '?')} {b.get('version', '?')} ({b.get('architecture', '?')})",
+        "threads": b.get("num_threads"),
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+# ------------------------------------------------------------------------------------------ 1. ceiling
+def gemm_seconds(shapes, dtype, repeat=30) -> float:
+    """Best time of the listed (m, k, n) products, each written into a preallocated output."""
+    rng = np.random.default_rng(0)
+    ops = [
+        (rng.random((m, k), dtype=dtype), rng.random((k, n), dtype=dtype), np.empty((m, n), dtype))
+        for m, k, n in shapes
+    ]
+    for a, b, c in ops:
+        np.matmul(a, b, out=c)
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for a, b, c in ops:
+            np.matmul(a, b, out=c)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def epoch_gemms(batch: int) -> list[tuple[int, int, int]]:
+    """The 8 products of one training step of 784-256-128-10: 3 forward, 3 dW, 2 dX."""
+    out = []
+    for a, b in zip(SIZES, SIZES[1:]):
+        out.append((batch, a, b))  # X W
+        out.append((a, batch, b))  # Xᵀ dZ
+    for a, b in list(zip(SIZES, SIZES[1:]))[1:]:
+        out.append((batch, b, a))  # dZ Wᵀ (not for the first layer)
+    return out
+
+
+def ceiling(batches) -> list[dict]:
+    rows = []
+    for dtype in (np.float32, np.float64):
+        for batch in batches:
+            shapes = epoch_gemms(batch)
+            secs = gemm_seconds(shapes, dtype)
+            flops = sum(2 * m * k * n for m, k, n in shapes)
+            steps = -(-60000 // batch)
+            rows.append(
+                {
+                    "dtype": np.dtype(dtype).name,
+                    "batch": batch,
+                    "gflops": flops / secs / 1e9,
+                    "epoch_gemm_seconds": secs * steps,
+                }
+            )
+    return rows
+
+
+# ------------------------------------------------------------------------------------- 2. Fashion-MNIST
+def fashion(batches, epochs, accuracy_epochs, optimizers) -> tuple[list[dict], list[dict]]:
+    flops_epoch = 6 * 60000 * weights_of(SIZES)
+    ceil32 = {r["batch"]: r for r in ceiling(batches) if r["dtype"] == "float32"}
+    rows = []
+    data = None
+    for opt_name in optimizers:
+        lr = 1e-3 if opt_name == "adam" else 0.01
+        for batch in batches:
+            times = {"nnlab": [], "pytorch": [], "sklearn": []}
+            trainer, _, t_nn = nnlab_epochs(FASHION, [256, 128], {"name": opt_name, "lr": lr}, batch, epochs + 1)
+            times["nnlab"] = list(t_nn[1:])
+            if data is None:
+                s = trainer.splits
+                data = (s.X_train, s.y_train, s.X_test, s.y_test)
+            X, y = data[0], data[1]
+            for secs, _ in list(torch_epochs(X, y, SIZES, opt_name, lr, batch, epochs + 1))[1:]:
+                times["pytorch"].append(secs)
+            for secs, _ in list(sklearn_epochs(X, y, [256, 128], opt_name, lr, batch, epochs + 1))[1:]:
+                times["sklearn"].append(secs)
+            med = {k: statistics.median(v) for k, v in times.items()}
+            rows.append(
+                {
+                    "optimizer": opt_name,
+                    "batch": batch,
+                    **{f"{k}_s": v for k, v in med.items()},
+                    "nnlab/pytorch": med["nnlab"] / med["pytorch"],
+                    "nnlab/sklearn": med["nnlab"] / med["sklearn"],
+                    "nnlab/gemm": med["nnlab"] / ceil32[batch]["epoch_gemm_seconds"],
+                    "nnlab_gflops": flops_epoch / med["nnlab"] / 1e9,
+                    "nnlab_fraction_of_ceiling": flops_epoch / med["nnlab"] / 1e9 / ceil32[batch]["gflops"],
+                }
+            )
+            print(
+                f"  fashion {opt_name} batch {batch}: " + ", ".join(f"{k} {v:.3f} s" for k, v in med.items()),
+                flush=True,
+            )
+    acc = fashion_accuracy(data, accuracy_epochs)
+    return rows, acc
+
+
+def fashion_accuracy(data, epochs) -> list[dict]:
+    """Test accuracy after `epochs` epochs of Adam, lr 1e-3, batch 128, for each framework."""
+    X, y, Xt, yt = data
+    _, result, _ = nnlab_epochs(FASHION, [256, 128], {"name": "adam", "lr": 1e-3}, 128, epochs)
+    out = [{"framework": "nnlab", "epochs": epochs, "test_accuracy": result.summary["test"]["test_accuracy"]}]
+    *_, (_, model) = torch_epochs(X, y, SIZES, "adam", 1e-3, 128, epochs)
+    out.append({"framework": "pytorch", "epochs": epochs, "test_accuracy": torch_accuracy(model, Xt, yt)})
+    *_, (_, clf) = sklearn_epochs(X, y, [256, 128], "adam", 1e-3, 128, epochs)
+    out.append({"framework": "sklearn", "epochs": epochs, "test_accuracy": float((clf.predict(Xt) == yt).mean())})
+    return out
+
+
+# ----------------------------------------------------------------------------------- 3. small networks
+def xor(steps) -> dict:
+    data = {"name": "xor", "split": {"val": 0.0, "test": 0.0}}
+    t0 = time.perf_counter()
+    _, result, _ = nnlab_epochs(
+        data, [8], {"name": "sgd", "lr": 0.5}, "full", steps, activation="tanh", loss="bce", output="sigmoid"
+    )
+    nn = time.perf_counter() - t0
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+    y = np.array([0, 1, 1, 0])
+    t0 = time.perf_counter()
+    *_, (_, model) = torch_epochs(X, y, [2, 8, 1], "sgd", 0.5, 4, steps, activation="tanh", binary=True)
+    pt = time.perf_counter() - t0
+    from sklearn.neural_network import MLPClassifier
+
+    t0 = time.perf_counter()
+    MLPClassifier(
+        (8,),
+        activation="tanh",
+        solver="sgd",
+        learning_rate_init=0.5,
+        momentum=0.0,
+        batch_size=4,
+        max_iter=steps,
+        tol=0.0,
+        n_iter_no_change=steps + 1,
+        alpha=0.0,
+        random_state=0,
+    ).fit(X, y)
+    sk = time.perf_counter() - t0
+    return {
+        "steps": steps,
+        "nnlab_s": nn,
+        "pytorch_s": pt,
+        "sklearn_s": sk,
+        "nnlab/pytorch": nn / pt,
+        "nnlab/sklearn": nn / sk,
+        "nnlab_us_per_step": nn / steps * 1e6,
+        "pytorch_us_per_step": pt / steps * 1e6,
+        "nnlab_accuracy": result.summary["final"]["train_accuracy"],
+    }
+
+
+def digits(epochs) -> dict:
+    data = {"name": "digits", "split": {"val": 0.0, "test": 0.2}, "preprocess": {"name": "scale", "factor": 16}}
+    t0 = time.perf_counter()
+    trainer, result, _ = nnlab_epochs(data, [128], {"name": "adam", "lr": 1e-3}, 32, epochs)
+    nn = time.perf_counter() - t0
+    s = trainer.splits
+    t0 = time.perf_counter()
+    *_, (_, model) = torch_epochs(s.X_train, s.y_train, [64, 128, 10], "adam", 1e-3, 32, epochs)
+    pt = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    *_, (_, clf) = sklearn_epochs(s.X_train, s.y_train, [128], "adam", 1e-3, 32, epochs)
+    sk = time.perf_counter() - t0
+    return {
+        "epochs": epochs,
+        "nnlab_s": nn,
+        "pytorch_s": pt,
+        "sklearn_s": sk,
+        "nnlab/pytorch": nn / pt,
+        "nnlab/sklearn": nn / sk,
+        "nnlab_test_accuracy": result.summary["test"]["test_accuracy"],
+        "pytorch_test_accuracy": torch_accuracy(model, s.X_test, s.y_test),
+        "sklearn_test_accuracy": float((clf.predict(s.X_test) == s.y_test).mean()),
+    }
+
+
+# ------------------------------------------------------------------------------- 4. memory, 5. startup
+def child_rss(framework: str) -> None:
+    """In a child process: one epoch of Fashion-MNIST, Adam, batch 128; print the peak RSS in MB."""
+    trainer, *_ = (
+        nnlab_epochs(FASHION, [256, 128], {"name": "adam", "lr": 1e-3}, 128, 1) if framework == "nnlab" else (None,)
+    )
+    if framework != "nnlab":
+        from nnlab.registry import build
+
+        ds = build("dataset", "fashion_mnist", rng=np.random.default_rng(0))
+        X = ds.X.astype(np.float32) / 255
+        runner = torch_epochs if framework == "pytorch" else sklearn_epochs
+        args = (SIZES,) if framework == "pytorch" else ([256, 128],)
+        list(runner(X, ds.y, *args, "adam", 1e-3, 128, 1))
+    print(
+        json.dumps({"framework": framework, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    )
+
+
+def memory() -> list[dict]:
+    rows = []
+    for fw in ("nnlab", "pytorch", "sklearn"):
+        p = subprocess.run([sys.executable, __file__, "--child-rss", fw], capture_output=True, text=True, check=True)
+        rows.append(json.loads(p.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def startup(repeat=5) -> list[dict]:
+    exe = shutil.which("nnlab")
+    base = [exe] if exe else [sys.executable, "-m", "nnlab"]
+    rows = []
+    for args in (["--help"], ["train", "--help"]):
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            subprocess.run(base + args, capture_output=True, check=True)
+            times.append(time.perf_counter() - t0)
+        rows.append({"command": "nnlab " + " ".join(args), "median_s": statistics.median(times), "min_s": min(times)})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- report
+def table(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    cols = list(rows[0])
+    fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def save(name: str, rows: list[dict]) -> None:
+    import pandas as pd
+
+    RESULTS.mkdir(exist_ok=True)
+    pd.DataFrame(rows).to_csv(RESULTS / f"{name}.csv", index=False, float_format="%.6g")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer batch sizes and epochs")
+    ap.add_argument("--only", choices=["ceiling", "fashion", "small", "memory", "startup"], action="append")
+    ap.add_argument("--child-rss", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child_rss:
+        return child_rss(args.child_rss)
+    q = args.quick
+    batches = [128] if q else [32, 128, 512]
+    sections = args.only or ["ceiling", "fashion", "small", "memory", "startup"]
+    info = machine()
+    print(f"machine: {info}", flush=True)
+    report = [
+        f"# nnlab benchmarks\n\n`python benchmarks/run.py{' --quick' if q else ''}` on {info['processor']}, "
+        f"{info['cpus']} CPUs, {info['blas']}, {info['threads']} BLAS threads, numpy {info['numpy']}, "
+        f"Python {info['python']}. Seconds are medians over epochs after a warm-up epoch.\n"
+    ]
+    if "ceiling" in sections:
+        rows = ceiling(batches)
+        save("ceiling", rows)
+        report += ["## Matrix-multiply ceiling (the 8 products of a 784-256-128-10 step)\n", table(rows), ""]
+    if "fashion" in sections:
+        rows, acc = fashion(batches, 2 if q else 3, 2 if q else 10, ["adam", "sgd"])
+        save("fashion", rows)
+        save("fashion_accuracy", acc)
+        report += [
+            "## Fashion-MNIST, 784-256-128-10, ReLU, softmax cross-entropy, float32\n",
+            table(rows),
+            "",
+            "Test accuracy, Adam lr 1e-3, batch 128:\n",
+            table(acc),
+            "",
+        ]
+    if "small" in sections:
+        rows = [xor(1000 if q else 10000)]
+        save("xor", rows)
+        d = [digits(10 if q else 100)]
+        save("digits", d)
+        report += [
+            "## XOR 2-8-1, tanh / sigmoid, full batch\n",
+            table(rows),
+            "",
+            "## Digits 64-128-10, batch 32, Adam\n",
+            table(d),
+            "",
+        ]
+    if "memory" in sections:
+        rows = memory()
+        save("memory", rows)
+        report += ["## Peak memory, one Fashion-MNIST epoch (separate processes)\n", table(rows), ""]
+    if "startup" in sections:
+        rows = startup()
+        save("startup", rows)
+        report += ["## Start-up\n", table(rows), ""]
+    text = "\n".join(report)
+    (RESULTS / "RESULTS.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

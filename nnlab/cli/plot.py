@@ -1,0 +1,39 @@
+"""``nnlab plot RUN_DIR…``: learning curves and, with --boundary, decision regions (a PNG file)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("run_dirs", nargs=-1, required=True, metavar="RUN_DIR...", type=click.Path())
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    metavar="FILE.png",
+    help="Where to write the figure (default: RUN_DIR/curves.png for one run, ./curves.png for several).",
+)
+@click.option("--boundary", is_flag=True, help="Also draw each model's decision regions (2-D classification data).")
+@click.option(
+    "-c",
+    "--checkpoint",
+    default="best",
+    show_default=True,
+    metavar="best|last|FILE",
+    help="Checkpoint whose decision regions --boundary draws.",
+)
+def plot(run_dirs, output, boundary, checkpoint):
+    """Plot the loss and accuracy (R² for regression) per epoch, train vs val, of one or several runs.
+
+    \b
+    Example:  nnlab plot runs/moons-20250101-120000-ab12 --boundary -o moons.png
+    """
+    from pathlib import Path
+
+    from nnlab.plotting import plot_runs
+
+    if output is None:
+        output = Path(run_dirs[0]) / "curves.png" if len(run_dirs) == 1 else Path("curves.png")
+    path = plot_runs(run_dirs, output, boundary=boundary, checkpoint=checkpoint)
+    click.echo(f"wrote {path}")

@@ -1,0 +1,88 @@
+"""``nnlab predict RUN_DIR INPUT.csv``: predictions for new data, preprocessed with the run's statistics."""
+
+from __future__ import annotations
+
+import click
+
+PREVIEW_ROWS = 10
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("run_dir", type=click.Path())
+@click.argument("input_csv", metavar="INPUT.csv", type=click.Path())
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    metavar="OUT.csv",
+    help="Write every prediction to OUT.csv ('-' for stdout); without it, only a preview is shown.",
+)
+@click.option(
+    "-c",
+    "--checkpoint",
+    default="best",
+    show_default=True,
+    metavar="best|last|FILE",
+    help="Checkpoint to predict with: best, last, epoch-NNNN or a .safetensors file.",
+)
+def predict(run_dir, input_csv, output, checkpoint):
+    """Predict the rows of INPUT.csv with the model of RUN_DIR: the predicted class (by name) and one
+    probability per class, or the predicted values for regression.
+
+    Features are read by the column names the run was trained with (in any order; the run's target column
+    is left aside), or by position when the file has none of those names or no header row. The run's own
+    preprocessing is applied; the output repeats the input columns and adds prediction and prob_<class>.
+
+    \b
+    Example:  nnlab predict runs/moons-20250101-120000-ab12 new-points.csv -o predictions.csv
+    """
+    from pathlib import Path
+
+    from rich.markup import escape
+
+    from nnlab.cli.render import console
+    from nnlab.errors import NnlabError
+    from nnlab.inference import load_run
+    from nnlab.runs import atomic_write
+    from nnlab.tabular import features_from_frame, prediction_frame, read_csv
+
+    model = load_run(run_dir, checkpoint)
+    frame = read_csv(input_csv)
+    X, notes = features_from_frame(frame, model)
+    result = prediction_frame(model, frame, X)
+    text = result.to_csv(index=False, float_format="%.8g")
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    for note in notes:
+        click.secho(f"note: {note}", err=True)
+    if output is not None:
+        out_path = Path(output)
+        if not out_path.parent.is_dir():
+            raise NnlabError(f"-o: folder '{out_path.parent}' not found")
+        if out_path.resolve() == Path(input_csv).resolve():
+            raise NnlabError("-o: the output would overwrite INPUT.csv; choose another file name")
+        atomic_write(out_path, text)
+    out = console()
+    out.print(f"model [cyan]{escape(model.name)}[/cyan] ({model.checkpoint.stem}, epoch {model.epoch})")
+    out.print(preview(result, model))
+    if output is not None:
+        click.echo(f"wrote {len(result)} predictions to {output}")
+    elif len(result) > PREVIEW_ROWS:
+        out.print(f"{len(result)} rows; write them all with -o OUT.csv")
+
+
+def preview(result, model):
+    import numpy as np
+    from rich.markup import escape
+    from rich.table import Table
+
+    from nnlab.cli.render import fmt
+
+    shown = min(len(result), PREVIEW_ROWS)
+    t = Table(title=f"predictions, {shown} of {len(result)} rows" if shown < len(result) else "predictions")
+    for col in result.columns:
+        t.add_column(escape(str(col)), justify="right", style="bold" if col == "prediction" else None)
+    for _, row in result.head(PREVIEW_ROWS).iterrows():
+        t.add_row(*(fmt(float(v)) if isinstance(v, (float, np.floating)) else escape(str(v)) for v in row))
+    return t

@@ -1,0 +1,221 @@
+"""A trained run as a Python object: ``nnlab.load_run(path)`` and ``model.predict(X)``.
+
+A checkpoint holds everything a prediction needs (DESIGN §5): the resolved config rebuilds the network,
+the ``model.*`` tensors fill it, the ``preprocess.*`` statistics map raw features the way the training
+data were mapped. Nothing here writes to the run folder.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from nnlab.checkpoint import load_checkpoint, subset
+from nnlab.errors import CheckpointError, ConfigError, DataError, NnlabError
+from nnlab.runs import CHECKPOINTS, METRICS, check_run_dir, read_summary
+
+NAMED = ("best", "last")
+_EPOCH = re.compile(r"epoch-(\d+)$")
+
+
+def saved_checkpoints(run_dir: str | Path) -> list[str]:
+    """Names of the checkpoints a run folder holds: best, last, then epoch-NNNN in epoch order."""
+    names = [p.stem for p in (Path(run_dir) / CHECKPOINTS).glob("*.safetensors")]
+    epochs = sorted((n for n in names if _EPOCH.match(n)), key=lambda n: int(_EPOCH.match(n).group(1)))
+    return [n for n in NAMED if n in names] + epochs
+
+
+def checkpoint_path(run_dir: str | Path, checkpoint: str | int = "best") -> Path:
+    """The file of ``checkpoint`` in a run folder: ``best``, ``last``, ``epoch-0010`` (or the epoch, 10),
+    or the path of a checkpoint file."""
+    run_dir = Path(run_dir)
+    name = str(checkpoint)
+    if name.isdigit():
+        name = f"epoch-{int(name):04d}"
+    if name in NAMED or _EPOCH.match(name):
+        path = run_dir / CHECKPOINTS / f"{name}.safetensors"
+        if not path.is_file():
+            have = ", ".join(saved_checkpoints(run_dir)) or "none"
+            raise CheckpointError(f"run '{run_dir}' has no '{name}' checkpoint ({path} not found; it has: {have})")
+        return path
+    path = Path(checkpoint)
+    if path.is_file():
+        return path
+    raise CheckpointError(
+        f"checkpoint '{checkpoint}' not found: give best, last, epoch-NNNN or the path of a .safetensors file "
+        f"(run '{run_dir}' has: {', '.join(saved_checkpoints(run_dir)) or 'none'})"
+    )
+
+
+def load_run(path: str | Path, checkpoint: str | int = "best") -> Model:
+    """Load a run folder written by ``nnlab train`` at one of its checkpoints (best, last, epoch-NNNN, a
+    file). The model predicts from raw features: the run's preprocessing is applied inside."""
+    run_dir = check_run_dir(path)
+    return load_model(checkpoint_path(run_dir, checkpoint), run_dir)
+
+
+def load_model(checkpoint: str | Path, run_dir: str | Path | None = None) -> Model:
+    """A model from one checkpoint file; ``run_dir`` (optional) gives it the run's metrics and summary."""
+    tensors, meta = load_checkpoint(checkpoint)
+    return Model(tensors, meta, Path(checkpoint), Path(run_dir) if run_dir else None)
+
+
+class Model:
+    """A trained network with its preprocessing, config, metrics and summary."""
+
+    def __init__(self, tensors: dict, meta: dict, checkpoint: Path, run_dir: Path | None = None):
+        from nnlab.config import validate
+        from nnlab.data.preprocess import Preprocessor
+        from nnlab.model import build_network
+        from nnlab.registry import registry
+
+        self.checkpoint, self.run_dir, self.meta = checkpoint, run_dir, meta
+        where = f"checkpoint '{checkpoint}'"
+        if not isinstance(meta.get("config"), dict) or not isinstance(meta.get("data"), dict):
+            raise CheckpointError(f"{where} has no config or data description in its metadata")
+        try:
+            self.config = validate(meta["config"], source=where)
+            self.loss = registry("loss").build(self.config.loss)
+            data = meta["data"]
+            with warnings.catch_warnings():  # e.g. a zeros initializer: warned about at training, not here
+                warnings.simplefilter("ignore")
+                self.net = build_network(self.config, data["n_features"], data["n_outputs"])
+            self.net.load_state_dict(subset(tensors, "model"))
+            self.preprocessor = Preprocessor().load_state(tensors)
+        except (ConfigError, KeyError, ValueError, TypeError) as e:
+            raise CheckpointError(f"{where} cannot be rebuilt into a network: {e}") from None
+        self.task: str = data["task"]
+        self.n_features: int = int(data["n_features"])
+        self.n_outputs: int = int(data["n_outputs"])
+        self.n_classes: int = int(data.get("n_classes") or 0)
+        self.feature_names: list[str] | None = data.get("feature_names")
+        self.class_names: list[str] = (
+            list(data.get("class_names") or [str(i) for i in range(self.n_classes)])
+            if self.task == "classification"
+            else []
+        )
+        self.epoch: int = int(meta.get("epoch", 0))
+
+    def __repr__(self):
+        src = self.run_dir.name if self.run_dir else self.checkpoint
+        return f"<nnlab Model {src} [{self.checkpoint.stem}, epoch {self.epoch}]: {self.net.describe()}>"
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.net.dtype
+
+    @property
+    def name(self) -> str:
+        return self.run_dir.name if self.run_dir else self.checkpoint.stem
+
+    @property
+    def history(self) -> list[dict]:
+        """The metrics rows up to this checkpoint's epoch, as stored in the checkpoint."""
+        return list(self.meta.get("metrics") or [])
+
+    @cached_property
+    def metrics(self):
+        """metrics.csv of the run as a pandas DataFrame (the checkpoint's rows when there is no run folder)."""
+        import pandas as pd
+
+        path = self.run_dir / METRICS if self.run_dir else None
+        if path is not None and path.is_file():
+            try:
+                return pd.read_csv(path)
+            except (OSError, ValueError) as e:
+                raise CheckpointError(f"'{path}' is not a readable CSV file: {e}") from None
+        return pd.DataFrame(self.history)
+
+    @cached_property
+    def summary(self) -> dict:
+        """summary.json of the run ({} without a run folder)."""
+        return read_summary(self.run_dir) if self.run_dir else {}
+
+    # ----- predictions ------------------------------------------------------------------------
+    def features(self, X) -> np.ndarray:
+        """Raw features (array, list, DataFrame) checked against the run's inputs, as a float64 matrix."""
+        from nnlab.tabular import features_from_frame
+
+        if hasattr(X, "columns"):
+            X = features_from_frame(X, self)[0]
+        try:
+            X = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError("X must hold numbers only") from None
+        if X.ndim == 1 and self.n_features == 1:
+            X = X.reshape(-1, 1)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise DataError(
+                f"X must be a matrix of {self.n_features} feature column(s) (one example per row), got shape "
+                f"{X.shape}" + ("; for one example use X.reshape(1, -1)" if X.ndim == 1 else "")
+            )
+        if not np.all(np.isfinite(X)):
+            bad = np.argwhere(~np.isfinite(X))[0]
+            raise DataError(f"X has a missing or infinite value (row {bad[0]}, column {bad[1]})")
+        return X
+
+    def transform(self, X) -> np.ndarray:
+        """The run's preprocessing of raw features, in the network's dtype."""
+        return self.preprocessor.transform(self.features(X), self.dtype)
+
+    def outputs(self, X) -> np.ndarray:
+        """The network's outputs for raw features: probabilities (softmax / sigmoid), scores or values."""
+        return self.net.predict(self.transform(X))
+
+    def predict(self, X) -> np.ndarray:
+        """Class indices (see ``class_names``) for classification; values (m, k) for regression."""
+        out = self.outputs(X)
+        if self.task != "classification":
+            return out
+        from nnlab.training.metrics import predicted_classes
+
+        return predicted_classes(out)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probabilities (m, C), one column per class; a single sigmoid output p becomes [1 − p, p]."""
+        if not self.gives_probabilities:
+            raise NnlabError(
+                f"run '{self.name}' ends in {self.net.layers[-1].describe()}: its outputs are "
+                + ("values (regression)" if self.task != "classification" else "scores, not probabilities")
+                + "; use predict"
+            )
+        return as_probabilities(self.outputs(X))
+
+    @property
+    def gives_probabilities(self) -> bool:
+        return self.task == "classification" and self.net.layers[-1].describe() in ("softmax", "sigmoid")
+
+    def mc_outputs(self, Xp: np.ndarray, passes: int, rng: np.random.Generator, batch_size: int = 8192):
+        """Monte-Carlo dropout (deck 002): yields the outputs of ``passes`` forward passes over prepared
+        features ``Xp``, each with fresh dropout masks; every other layer stays in evaluation mode (batch
+        norm keeps its running statistics)."""
+        from nnlab.components.layers import Dropout
+
+        drops = self.dropout_layers
+        if not drops:
+            raise NnlabError(f"run '{self.name}' has no dropout layer: every Monte-Carlo pass would be the same")
+        for layer in drops:
+            layer.rng = rng
+        for _ in range(passes):
+            out = np.empty((len(Xp), self.n_outputs), dtype=self.dtype)
+            for s in range(0, len(Xp), batch_size):
+                x = Xp[s : s + batch_size]
+                for layer in self.net.layers:
+                    x = layer.forward(x, training=isinstance(layer, Dropout))
+                out[s : s + batch_size] = x
+            yield out
+
+    @property
+    def dropout_layers(self) -> list:
+        from nnlab.components.layers import Dropout
+
+        return [la for la in self.net.layers if isinstance(la, Dropout) and la.rate > 0]
+
+
+def as_probabilities(out: np.ndarray) -> np.ndarray:
+    """One column per class: a single sigmoid output p becomes the two columns [1 − p, p]."""
+    return np.hstack([1 - out, out]) if out.shape[1] == 1 else out

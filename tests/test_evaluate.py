@@ -1,0 +1,234 @@
+"""nnlab eval: hand-computed confusion matrices, the summary's test figures reproduced, and the averages of
+deck 002 (ensembles of runs, checkpoints of one run, Monte-Carlo dropout)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import nnlab
+from nnlab.checkpoint import load_checkpoint, save_checkpoint
+from nnlab.cli import main
+from nnlab.config import load_config, parse_config
+from nnlab.data.core import raw_splits
+from nnlab.evaluate import evaluate_runs
+from nnlab.training import train
+from nnlab.training.metrics import averages, confusion_matrix, per_class
+
+CONFIGS = Path(__file__).parent.parent / "configs"
+
+
+def cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def eval_json(*args):
+    r = cli("eval", *args, "--json")
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+# ----- the metrics, by hand ----------------------------------------------------------------------
+
+
+def test_confusion_matrix_and_per_class_by_hand():
+    # 3 classes; rows of the matrix are the true class, columns the prediction
+    y_true = [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
+    y_pred = [0, 0, 1, 2, 1, 1, 0, 2, 2, 1]
+    cm = confusion_matrix(y_true, y_pred, 3)
+    assert cm.tolist() == [[2, 1, 1], [1, 2, 0], [0, 1, 2]]
+    r = per_class(cm)
+    # precision = TP / predicted: 2/3, 2/4, 2/3; recall = TP / actual: 2/4, 2/3, 2/3
+    assert r["precision"] == pytest.approx([2 / 3, 1 / 2, 2 / 3])
+    assert r["recall"] == pytest.approx([1 / 2, 2 / 3, 2 / 3])
+    # F1 = 2PR / (P + R): 4/7, 4/7, 2/3
+    assert r["f1"] == pytest.approx([4 / 7, 4 / 7, 2 / 3])
+    assert r["support"].tolist() == [4, 3, 3]
+    avg = averages(r)
+    assert avg["macro"]["f1"] == pytest.approx((4 / 7 + 4 / 7 + 2 / 3) / 3)
+    assert avg["weighted"]["recall"] == pytest.approx(6 / 10)  # weighted recall is the accuracy
+
+
+def test_a_class_never_predicted_has_zero_precision_not_nan():
+    r = per_class(confusion_matrix([0, 1, 2], [0, 1, 1], 3))
+    assert r["precision"].tolist() == [1.0, 0.5, 0.0] and r["f1"][2] == 0.0
+
+
+# ----- a run folder whose checkpoint is crafted ---------------------------------------------------
+
+BLOBS = """
+name: blobs-known
+data: {name: blobs, n_samples: 60, classes: 3, noise: 0.01, spread: 5.0, split: {val: 0.0, test: 0.25}, preprocess: none}
+model: {hidden: []}
+training: {epochs: 1, batch_size: full}
+"""
+
+
+@pytest.fixture(scope="module")
+def known_run(tmp_path_factory):
+    """A linear softmax model set by hand: logits (10·x1, 0, −100), so class 0 where x1 > 0, else class 1.
+
+    The blobs' centres are (5, 0), (−2.5, 4.33), (−2.5, −4.33) and the noise is tiny, so the 5 test points
+    of each class go: class 0 → 0, class 1 → 1, class 2 → 1."""
+    run = train(parse_config(BLOBS), tmp_path_factory.mktemp("runs")).run_dir
+    for name in ("best", "last"):
+        path = run / "checkpoints" / f"{name}.safetensors"
+        tensors, meta = load_checkpoint(path)
+        tensors["model.layers.0.W"] = np.array([[10, 0, 0], [0, 0, 0]], np.float32)
+        tensors["model.layers.0.b"] = np.array([0, 0, -100], np.float32)
+        save_checkpoint(path, tensors, meta)
+    return run
+
+
+def test_eval_of_a_known_model(known_run):
+    report = eval_json(known_run)
+    assert report["examples"] == 15
+    assert report["confusion_matrix"] == [[5, 0, 0], [0, 5, 0], [0, 5, 0]]
+    pc = report["per_class"]
+    assert [pc[c]["precision"] for c in "012"] == pytest.approx([1.0, 0.5, 0.0])
+    assert [pc[c]["recall"] for c in "012"] == pytest.approx([1.0, 1.0, 0.0])
+    assert [pc[c]["f1"] for c in "012"] == pytest.approx([1.0, 2 / 3, 0.0])
+    assert [pc[c]["support"] for c in "012"] == [5, 5, 5]
+    m = report["metrics"]
+    assert m["accuracy"] == pytest.approx(10 / 15) and m["macro_f1"] == pytest.approx(5 / 9)
+    # the 5 points of class 2 get logits (−25, 0, −100): −ln softmax₂ ≈ 100 each, the others ≈ 0
+    assert m["loss"] == pytest.approx(100 * 5 / 15, abs=1e-3)
+    csv = (known_run / "confusion-test.csv").read_text().splitlines()
+    assert csv == ["true \\ predicted,0,1,2", "0,5,0,0", "1,0,5,0", "2,0,5,0"]
+    assert json.loads((known_run / "eval-test.json").read_text())["confusion_matrix"] == report["confusion_matrix"]
+
+
+def test_eval_prints_rich_tables(known_run):
+    r = cli("eval", known_run, "-c", "last")
+    assert r.exit_code == 0, r.output
+    for text in ("per class", "confusion matrix", "macro avg", "accuracy", "0.6667"):
+        assert text in r.output
+
+
+# ----- eval reproduces what train measured --------------------------------------------------------
+
+
+def test_eval_reproduces_the_summary_test_metrics(runs_dir):
+    # moons stops early and restores the best weights: its test figures are the best checkpoint's
+    moons = train(load_config(CONFIGS / "moons.yaml"), runs_dir)
+    assert moons.status == "stopped_early"
+    report = eval_json(moons.run_dir, "--checkpoint", "best")
+    assert report["metrics"]["loss"] == moons.summary["test"]["test_loss"]
+    assert report["metrics"]["accuracy"] == moons.summary["test"]["test_accuracy"]
+    # sine completes: its test figures are the last epoch's
+    sine = train(load_config(CONFIGS / "sine.yaml", ["training.epochs=20"]), runs_dir)
+    assert sine.status == "completed"
+    report = eval_json(sine.run_dir, "--checkpoint", "last")
+    assert {f"test_{k}": v for k, v in report["metrics"].items()} == sine.summary["test"]
+
+
+def test_eval_val_split_matches_the_best_epoch_row(runs_dir):
+    run = train(
+        parse_config(BLOBS.replace("val: 0.0, test: 0.25", "val: 0.25, test: 0.25"), ["training.epochs=5"]), runs_dir
+    )
+    report = eval_json(run.run_dir, "--split", "val")
+    best = run.summary["best"]["metrics"]
+    assert report["metrics"]["loss"] == best["val_loss"] and report["metrics"]["accuracy"] == best["val_accuracy"]
+    assert (run.run_dir / "eval-val.json").is_file()
+
+
+# ----- averages (deck 002) --------------------------------------------------------------------------
+
+
+def test_ensemble_of_two_seeds_on_moons(runs_dir):
+    a = train(load_config(CONFIGS / "moons.yaml"), runs_dir).run_dir
+    b = train(load_config(CONFIGS / "moons.yaml", seed=1), runs_dir).run_dir
+    report = eval_json(a, b)
+    assert report["mode"] == "ensemble" and report["averaged"]
+    singles = [m["metrics"]["accuracy"] for m in report["members"]]
+    assert len(singles) == 2
+    assert report["metrics"]["accuracy"] >= min(singles)
+    # the first member's figures are that run's own evaluation
+    assert report["members"][0]["metrics"] == eval_json(a)["metrics"]
+    # the average is the mean of the two models' probabilities on run a's test split
+    X, y = _test_split(a)
+    p = (nnlab.load_run(a).predict_proba(X) + nnlab.load_run(b).predict_proba(X)) / 2
+    assert report["metrics"]["accuracy"] == np.mean(p.argmax(axis=1) == y)
+    assert (a / "eval-test-ensemble.json").is_file() and not list(b.glob("eval-*"))
+
+
+def test_ensemble_warns_when_a_member_trained_on_the_evaluated_rows(runs_dir):
+    cfg = BLOBS.replace("val: 0.0, test: 0.25", "val: 0.0, test: 0.5")
+    a = train(parse_config(cfg), runs_dir).run_dir
+    b = train(parse_config(cfg, ["data.split.seed=7"]), runs_dir).run_dir  # same data, another split
+    r = cli("eval", a, b)
+    assert r.exit_code == 0, r.output
+    assert "were training examples of run" in r.output and "data.split.seed" in r.output
+    c = train(parse_config(cfg, ["optimizer.lr=0.01"]), runs_dir).run_dir  # same data, same split
+    assert eval_json(a, c)["notes"] == []
+
+
+def _test_split(run_dir):
+    """The raw features and the classes of a run's test split, rebuilt from its config."""
+    cfg = nnlab.load_run(run_dir).config
+    raw = raw_splits(cfg.data, cfg.seed)
+    return raw.X_test, raw.y_test
+
+
+DROPOUT = """
+name: moons-dropout
+data: {name: moons, n_samples: 400, noise: 0.2, split: {val: 0.2, test: 0.25}, preprocess: standardize}
+model: {hidden: [32, 32], dropout: 0.3}
+optimizer: {name: adam, lr: 0.01}
+training: {epochs: 30, batch_size: 32, checkpoint_every: 5}
+"""
+
+
+@pytest.fixture(scope="module")
+def dropout_run(tmp_path_factory):
+    return train(parse_config(DROPOUT), tmp_path_factory.mktemp("runs")).run_dir
+
+
+def test_checkpoint_average_reports_each_checkpoint_and_the_average(dropout_run):
+    report = eval_json(dropout_run, "--checkpoints", "3")
+    labels = [m["label"] for m in report["members"]]
+    assert labels == ["epoch-0020", "epoch-0025", "last (epoch 30)"]  # epoch-0030 is last: counted once
+    assert report["averaged"] and report["mode"] == "checkpoints"
+    X, y = _test_split(dropout_run)
+    models = [nnlab.load_run(dropout_run, c) for c in ("epoch-0020", "epoch-0025", "last")]
+    for member, model in zip(report["members"], models):
+        assert member["epoch"] == model.epoch
+        assert member["metrics"]["accuracy"] == np.mean(model.predict(X) == y)
+    p = np.mean([m.predict_proba(X).astype(np.float64) for m in models], axis=0)
+    assert report["metrics"]["accuracy"] == np.mean(p.argmax(axis=1) == y)
+    assert (dropout_run / "eval-test-checkpoints-3.json").is_file()
+
+
+def test_mc_dropout_reports_the_standard_model_and_the_average(dropout_run):
+    report = eval_json(dropout_run, "--mc-dropout", "20")
+    standard, one_mask = report["members"]
+    assert standard["label"] == "dropout off (standard)"
+    assert standard["metrics"] == eval_json(dropout_run)["metrics"]
+    assert one_mask["label"] == "one dropout mask (mean of 20)"
+    assert report["averaged"] and report["mc_dropout"] == 20
+    avg = report["metrics"]
+    assert 0.5 < avg["accuracy"] <= 1 and avg["loss"] > 0
+    # masks vary the predictions: one mask is worse on average than their average (deck 002)
+    assert one_mask["metrics"]["loss"] > avg["loss"]
+    # seeded: the same seed gives the same figures, the run's seed by default
+    assert eval_json(dropout_run, "--mc-dropout", "20", "--seed", "0")["metrics"] == avg
+    text = cli("eval", dropout_run, "--mc-dropout", "5").output
+    assert "Monte-Carlo dropout, 5 masks" in text and "average" in text
+
+
+def test_mc_dropout_leaves_batchnorm_in_evaluation_mode(tmp_path):
+    cfg = parse_config(DROPOUT.replace("dropout: 0.3", "dropout: 0.3, batchnorm: true"), ["training.epochs=3"])
+    run = train(cfg, tmp_path).run_dir
+    model = nnlab.load_run(run)
+    before = {k: v.copy() for k, v in model.net.named_buffers().items()}
+    X = model.transform(_test_split(run)[0])
+    outs = list(model.mc_outputs(X, 3, np.random.default_rng(0)))
+    assert all(np.array_equal(before[k], v) for k, v in model.net.named_buffers().items())
+    assert not np.array_equal(outs[0], outs[1])
+
+
+def test_library_call_without_the_cli(dropout_run):
+    report = evaluate_runs([dropout_run], checkpoint="last", split="train")
+    assert report["examples"] == 220 and report["members"][0]["label"] == "last"
