@@ -290,6 +290,26 @@ def test_rule_runs_write_the_usual_run_folder(name, runs_dir):
     assert accuracy == pytest.approx(result.summary["test"]["test_accuracy"])
 
 
+@pytest.mark.parametrize("name", ["perceptron_and", "perceptron_blobs", "adaline_blobs"])
+def test_eval_and_predict_read_rule_runs(name, runs_dir, tmp_path):
+    result = train(load_config(CLASSIC / f"{name}.yaml"), runs_dir)
+    cli = CliRunner()
+    r = cli.invoke(main, ["eval", str(result.run_dir), "--split", "train", "--json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    assert report["members"][0]["epoch"] == result.summary["epochs"]  # best is the last epoch here
+    assert report["metrics"]["accuracy"] == pytest.approx(result.summary["final"]["train_accuracy"])
+    rows = tmp_path / "rows.csv"
+    pd.DataFrame(TABLE, columns=["x1", "x2"]).to_csv(rows, index=False)
+    r = cli.invoke(main, ["predict", str(result.run_dir), str(rows), "-o", str(tmp_path / "out.csv")])
+    assert r.exit_code == 0, r.output
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert list(out.columns) == ["x1", "x2", "prediction", "score_1"]  # one unit: the score of class 1
+    assert ((out["score_1"] >= 0.5).astype(int) == out["prediction"]).all()
+    if name == "perceptron_and":
+        assert out["prediction"].tolist() == TRUTH["and"]
+
+
 def test_rule_defaults_and_round_trip():
     c = parse_config("data: {name: and}\nmodel: {hidden: []}\ntraining: {rule: perceptron}")
     assert c.optimizer == {"name": "sgd", "lr": 1.0} and c.loss == "mistakes"
