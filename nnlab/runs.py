@@ -7,11 +7,13 @@ import os
 import secrets
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from nnlab.errors import CheckpointError
 
 CONFIG, METRICS, SUMMARY, CHECKPOINTS = "config.yaml", "metrics.csv", "summary.json", "checkpoints"
+LAST = "last.safetensors"
 
 
 def atomic_write(path: str | Path, data: bytes | str) -> None:
@@ -93,3 +95,40 @@ def read_summary(path: str | Path) -> dict:
         return {}
     except (OSError, ValueError) as e:
         raise CheckpointError(f"'{p}' is not readable JSON: {e}") from None
+
+
+@contextmanager
+def hold_run_dir(path: str | Path):
+    """Hold an exclusive lock on the run folder while a process trains in it, so that a second process
+    (``--resume`` in another terminal) is refused instead of writing the same files. The lock is on the
+    folder itself (no lock file) and the kernel drops it when the process ends, however it ends (SIGKILL
+    included), so a crashed run never stays locked. Where ``fcntl`` is missing (Windows), no lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CheckpointError(
+                f"run folder '{path}' is in use: another nnlab process is training it right now"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Delete the temporary files that a killed ``atomic_write`` of the trainer left in a run folder."""
+    path = Path(path)
+    names = (CONFIG, METRICS, SUMMARY, LAST, "best.safetensors", "epoch-")
+    removed = []
+    for folder in (path, path / CHECKPOINTS):
+        for tmp in folder.glob(".*.tmp"):
+            if any(tmp.name.startswith(f".{n}") for n in names):
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+    return removed

@@ -1,7 +1,7 @@
 """The ``nnlab`` command line: a Click group, one module per command.
 
 Only this package imports click and rich. Library code raises ``NnlabError`` for user errors; the group
-prints the message (red, unless NO_COLOR) and exits with status 2 — never a traceback.
+prints the message (red, unless NO_COLOR) and exits with status 2 — never a traceback; Ctrl-C exits 130.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ class NnlabGroup(click.Group):
             except NnlabError as e:
                 error(str(e))
                 ctx.exit(2)
+            except KeyboardInterrupt:  # Ctrl-C outside a training loop (which handles its own)
+                error("interrupted")
+                ctx.exit(130)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

@@ -91,6 +91,22 @@ def header(out, trainer) -> None:
         out.print(line)
 
 
+def resume_line(trainer) -> str:
+    """Where a resumed run continues from (rich markup)."""
+    from rich.markup import escape
+
+    r = trainer.resumed_from
+    if r["batch"]:
+        where = f"in epoch {r['epoch'] + 1} at batch {r['batch'] + 1} of {r['n_batches']}"
+    else:
+        where = f"after epoch {r['epoch']}"
+    status = "it was not closed: killed or crashed" if r["status"] == "running" else r["status"]
+    line = f"resuming [cyan]{escape(str(trainer.run_dir))}[/cyan] ({status}) {where}, up to epoch {r['epochs']}"
+    if r["epochs"] != r["epochs_before"]:
+        line += f" (training.epochs {r['epochs_before']} → {r['epochs']})"
+    return line
+
+
 def summary_table(summary: dict):
     from rich.table import Table
 

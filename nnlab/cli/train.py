@@ -1,12 +1,14 @@
-"""``nnlab train CONFIG``."""
+"""``nnlab train CONFIG`` and ``nnlab train --resume RUN_DIR``."""
 
 from __future__ import annotations
 
 import click
 
+RESUME_CONFLICTS = {"overrides": "-o", "seed": "--seed", "overfit": "--overfit", "runs_dir": "--runs-dir"}
+
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("config", type=click.Path(dir_okay=False))
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
 @click.option(
     "-o",
     "--override",
@@ -24,6 +26,23 @@ import click
 )
 @click.option("--seed", type=int, default=None, help="Override the config's seed.")
 @click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(file_okay=False),
+    metavar="RUN_DIR",
+    default=None,
+    help="Continue the run in RUN_DIR from its last checkpoint, in the same folder, with its own config "
+    "(give no CONFIG, -o, --seed, --overfit or --runs-dir).",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Train N epochs in all. With --resume: continue up to epoch N (extends a finished run); "
+    "otherwise the same as -o training.epochs=N.",
+)
+@click.option(
     "--overfit",
     type=int,
     default=None,
@@ -32,22 +51,77 @@ import click
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or tables.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON on stdout.")
-def train(config, overrides, runs_dir, seed, overfit, quiet, as_json):
-    """Train the network described by CONFIG (a YAML file) and write a run folder.
+@click.pass_context
+def train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, quiet, as_json):
+    """Train the network described by CONFIG (a YAML file) and write a run folder, or continue a run.
+
+    Ctrl-C (SIGINT) or SIGTERM finishes the current batch, saves checkpoints/last.safetensors, marks the
+    run interrupted and exits with status 130 (143 for SIGTERM); --resume continues it exactly where it
+    stopped. Exit status 2 for a user error, 1 when the loss diverges.
 
     \b
     Example:  nnlab train configs/moons.yaml -o optimizer.lr=0.01 -o model.hidden=[32,32]
+              nnlab train --resume runs/moons-20250101-120000-ab12              # continue a stopped run
+              nnlab train --resume runs/moons-20250101-120000-ab12 --epochs 150 # train it longer
     """
-    import json
+    from nnlab.cli.render import RichProgress, is_terminal
 
-    from nnlab.cli.render import RichProgress, console, is_terminal, summary_table
-    from nnlab.config import load_config
-    from nnlab.training.trainer import train as run_training
-
-    cfg = load_config(config, list(overrides), seed=seed)
     show = not quiet and not as_json
     callbacks = [RichProgress()] if show and is_terminal() else []
-    result = run_training(cfg, runs_dir, callbacks=callbacks, overfit=overfit)
+    if resume_dir is not None:
+        _check_resume_arguments(ctx, config)
+        trainer = _open_run(resume_dir, epochs, callbacks, quiet)
+    else:
+        if config is None:
+            raise click.UsageError("give a CONFIG file to start a run, or --resume RUN_DIR to continue one")
+        from nnlab.config import load_config
+        from nnlab.training.trainer import Trainer
+
+        overrides = [*overrides, *([f"training.epochs={epochs}"] if epochs is not None else [])]
+        cfg = load_config(config, overrides, seed=seed)
+        trainer = Trainer(cfg, runs_dir, callbacks=callbacks, overfit=overfit)
+    try:
+        result = trainer.fit()
+    except KeyboardInterrupt:  # a second Ctrl-C: the run stopped where it was, without saving
+        _resume_hint(trainer.run_dir, trainer.reason, saved=False)
+        raise SystemExit(130) from None
+    _report(result, quiet, as_json)
+
+
+def _check_resume_arguments(ctx, config) -> None:
+    if config is not None:
+        raise click.UsageError(
+            f"give CONFIG to start a new run or --resume RUN_DIR to continue one, not both ('{config}'); "
+            "a resumed run keeps the config in its folder"
+        )
+    from click.core import ParameterSource
+
+    given = [
+        flag for name, flag in RESUME_CONFLICTS.items() if ctx.get_parameter_source(name) != ParameterSource.DEFAULT
+    ]
+    if given:
+        raise click.UsageError(
+            f"--resume continues a run with its own config: {', '.join(given)} cannot change it "
+            "(to train a variant, start a new run: nnlab train RUN_DIR/config.yaml -o ...)"
+        )
+
+
+def _open_run(run_dir, epochs, callbacks, quiet):
+    from nnlab.cli.render import console, resume_line
+    from nnlab.training.resume import open_run
+
+    trainer = open_run(run_dir, epochs, callbacks)
+    if not quiet:
+        console(stderr=True).print(resume_line(trainer), soft_wrap=True)
+    return trainer
+
+
+def _report(result, quiet: bool, as_json: bool) -> None:
+    import json
+
+    from nnlab.cli import error
+    from nnlab.cli.render import console, summary_table
+
     if as_json:
         click.echo(json.dumps({"run_dir": str(result.run_dir), **result.summary}, indent=2))
     elif not quiet:
@@ -55,7 +129,23 @@ def train(config, overrides, runs_dir, seed, overfit, quiet, as_json):
         out.print(summary_table(result.summary))
         out.print(f"run folder: {result.run_dir}")
     if result.status == "diverged":
-        from nnlab.cli import error
-
         error(result.summary["reason"])
         raise SystemExit(1)
+    if result.status == "interrupted":
+        _resume_hint(result.run_dir, result.summary["reason"], saved=True)
+        raise SystemExit(128 + (result.signal or 2))
+
+
+def _resume_hint(run_dir, reason: str, saved: bool) -> None:
+    """On stderr: why the run stopped and the exact command that continues it."""
+    import shlex
+
+    from nnlab.runs import CHECKPOINTS, CONFIG, LAST
+
+    if not (run_dir / CHECKPOINTS / LAST).is_file():
+        click.secho(f"interrupted ({reason}) before the first epoch ended: nothing to resume.", fg="yellow", err=True)
+        click.echo(f"start it again with: nnlab train {shlex.quote(str(run_dir / CONFIG))}", err=True)
+        return
+    kept = f"saved {CHECKPOINTS}/{LAST}" if saved else "the run folder keeps its last checkpoint"
+    click.secho(f"interrupted ({reason}): {kept}.", fg="yellow", err=True)
+    click.echo(f"resume with: nnlab train --resume {shlex.quote(str(run_dir))}", err=True)

@@ -26,7 +26,9 @@ class CSVLogger(Callback):
     """metrics.csv, one row per epoch, rewritten atomically after every epoch (a crash keeps what was done)."""
 
     def on_epoch_end(self, trainer, epoch, row):
-        frame = pd.DataFrame(trainer.history)
+        # columns in the order of the newest row: rows restored by a resume come back from JSON key-sorted
+        columns = [*row, *(c for c in trainer.history[0] if c not in row)]
+        frame = pd.DataFrame(trainer.history, columns=columns)
         atomic_write(trainer.run_dir / METRICS, frame.to_csv(index=False, float_format="%.8g"))
 
 
