@@ -67,6 +67,12 @@ def sweep(sweep_file, trials, workers, dask_address, threads, runs_dir, resume_d
         spec, base = load_sweep(sweep_file)
         sweep_dir = start_sweep(spec, base, runs_dir, trials)
     live = None if quiet or as_json or not sys.stderr.isatty() else _LiveTable()
+    import signal
+
+    def _terminate(signum, frame):  # SIGTERM stops the sweep like Ctrl-C
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         if live:
             live.start()
@@ -79,6 +85,7 @@ def sweep(sweep_file, trials, workers, dask_address, threads, runs_dir, resume_d
         error(str(e))
         raise SystemExit(130) from None
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if live:
             live.stop()
     from pathlib import Path

@@ -99,7 +99,8 @@ def run_trial(spec: dict) -> dict:
             if spec.get("prune"):
                 p = spec["prune"]
                 callbacks.append(MedianPruner(metric, mode, p["after"], p["min_trials"], spec.get("curves", [])))
-            result = train(validate(spec["config"]), spec["runs_dir"], callbacks=callbacks)
+            # Ctrl-C belongs to the sweep, not to one trial: it must stop the sweep, so the trainer leaves it alone
+            result = train(validate(spec["config"]), spec["runs_dir"], callbacks=callbacks, handle_signals=False)
         curve = [row.get(metric) for row in result.history]
         record.update(
             status=result.status,
