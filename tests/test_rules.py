@@ -310,6 +310,22 @@ def test_eval_and_predict_read_rule_runs(name, runs_dir, tmp_path):
         assert out["prediction"].tolist() == TRUTH["and"]
 
 
+@pytest.mark.parametrize("name", ["perceptron_xor", "adaline_blobs"])
+def test_rule_run_resumes_exactly(name, runs_dir):
+    from nnlab.training.resume import resume
+
+    whole = train(load_config(CLASSIC / f"{name}.yaml", ["training.epochs=10"]), runs_dir / "a")
+    half = train(load_config(CLASSIC / f"{name}.yaml", ["training.epochs=5"]), runs_dir / "b")
+    again = resume(half.run_dir, epochs=10, handle_signals=False)
+    assert again.status == whole.status and again.summary["epochs"] == 10
+    a, b = (pd.read_csv(r.run_dir / "metrics.csv").drop(columns="seconds") for r in (whole, again))
+    pd.testing.assert_frame_equal(a, b)
+    wa, wb = _learnt(whole.run_dir)[:2], _learnt(again.run_dir)[:2]
+    assert wa[0].tolist() == wb[0].tolist() and wa[1] == wb[1]
+    if name == "perceptron_xor":
+        assert "did not converge in 10 epochs" in again.summary["reason"]
+
+
 def test_rule_defaults_and_round_trip():
     c = parse_config("data: {name: and}\nmodel: {hidden: []}\ntraining: {rule: perceptron}")
     assert c.optimizer == {"name": "sgd", "lr": 1.0} and c.loss == "mistakes"
