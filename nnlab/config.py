@@ -8,6 +8,7 @@ its dotted path and the value (and, where YAML knows it, the file and line).
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -151,6 +152,12 @@ class TrainingConfig(_Model):
         ge=0,
         description="seconds: epochs shorter than this update the run folder at most this often (0: every epoch)",
     )
+    rule: Literal["backprop", "perceptron", "adaline"] = Field(
+        "backprop",
+        description="how the weights learn: backprop (gradients through every layer), perceptron (Rosenblatt's "
+        "rule on one layer of step units) or adaline (Widrow–Hoff's delta rule on a linear unit), deck 002",
+    )
+    shuffle: bool = Field(True, description="present the training examples in a new random order every epoch")
 
     @field_validator("batch_size")
     @classmethod
@@ -226,6 +233,32 @@ class Config(_Model):
                 raise ValueError(f"{name}: {e}") from None
         return v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _rule_defaults(cls, raw):
+        """The perceptron and ADALINE rules bring their own defaults (RULE_DEFAULTS) where the config gives none."""
+        training = raw.get("training") if isinstance(raw, dict) else None
+        rule = training.get("rule") if isinstance(training, dict) else None
+        defaults = RULE_DEFAULTS.get(rule) if isinstance(rule, str) else None
+        if defaults is None:
+            return raw
+        raw = {**raw, "training": {"batch_size": defaults["batch_size"], **training}}
+        for key in ("optimizer", "loss"):
+            if raw.get(key) is None:
+                raw[key] = defaults[key]
+        model = raw.get("model")
+        if isinstance(model, dict) and model.get("hidden") == [] and model.get("output_initializer") is None:
+            raw["model"] = {**model, "output_initializer": "zeros"}
+        return raw
+
+    @model_validator(mode="after")
+    def _rule_fits(self):
+        if self.training.rule == "backprop":
+            _check_backprop(self)
+        else:
+            _check_single_neuron_rule(self)
+        return self
+
     @model_validator(mode="after")
     def _loss_fits_output(self):
         if self.loss is None or self.model.output is None:
@@ -245,6 +278,111 @@ class Config(_Model):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# training rules (deck 002): what each one can train
+
+#: defaults of the single-neuron rules: α = optimizer.lr, one example at a time, weights from zero
+RULE_DEFAULTS = {
+    "perceptron": {"optimizer": {"name": "sgd", "lr": 1.0}, "loss": "mistakes", "batch_size": 1},
+    "adaline": {"optimizer": {"name": "sgd", "lr": 0.01}, "loss": "mse", "batch_size": 1},
+}
+
+_NO_HIDDEN = {
+    "perceptron": "the perceptron rule trains a single layer of step units, so the model has no hidden layer "
+    "(hidden: []): the rule corrects each output unit by its own error d − y, a hidden unit has no target d, "
+    "and the step's derivative is zero, so no error can be passed back to it. A hidden layer needs "
+    "training.rule: backprop with differentiable units such as sigmoid (configs/classic/xor_11_lines.yaml)",
+    "adaline": "ADALINE is a single layer of linear units trained by the delta rule, so the model has no hidden "
+    "layer (hidden: []): linear layers stacked are still one linear map, and a non-linear hidden layer "
+    "needs training.rule: backprop",
+}
+_OUTPUTS = {
+    "perceptron": "a step (Heaviside, targets d ∈ {0, 1}) or sign (targets d ∈ {−1, +1}) output",
+    "adaline": "a linear output (identity, slope k = 1): the delta rule is derived for y = w·x + b",
+}
+
+
+def _canonical(kind: str, spec) -> tuple[str, dict]:
+    name, kwargs = registry(kind).split_spec(spec)
+    return registry(kind).canonical(name), kwargs
+
+
+def _check_backprop(cfg: Config) -> None:
+    """Backpropagation needs a derivative from every activation and from the loss (deck 000: H' = δ)."""
+    m = cfg.model
+    acts = []
+    if m.hidden:
+        acts.append(("model.activation", m.activation))
+    if m.hidden is not None and m.output is not None:
+        acts.append(("model.output", m.output))
+    for i, spec in enumerate(m.layers or []):
+        if registry("layer").canonical(spec["type"]) == "activation" and "activation" in spec:
+            acts.append((f"model.layers[{i}].activation", spec["activation"]))
+    for where, spec in acts:
+        name, _ = _canonical("activation", spec)
+        if not registry("activation").build(spec).differentiable:
+            raise ValueError(
+                f"{where}: '{name}' has a derivative that is zero almost everywhere, so backpropagation cannot "
+                "train through it; use {name: sigmoid, c: 10} (a steep sigmoid that approximates the step, deck "
+                "000), or training.rule: perceptron for a single layer of step units"
+            )
+    if cfg.loss is not None and not registry("loss").build(cfg.loss).differentiable:
+        name, _ = _canonical("loss", cfg.loss)
+        raise ValueError(
+            f"loss: '{name}' is piecewise constant (its gradient is zero wherever it exists), so backpropagation "
+            "cannot learn from it; use a differentiable loss (cross_entropy, bce, mse) or training.rule: perceptron"
+        )
+
+
+def _check_single_neuron_rule(cfg: Config) -> None:
+    """The perceptron and ADALINE train one dense layer and its activation with their own update (deck 002)."""
+    rule, m, t = cfg.training.rule, cfg.model, cfg.training
+    who = "the perceptron rule" if rule == "perceptron" else "ADALINE's delta rule"
+    if m.hidden:
+        raise ValueError(f"model.hidden: {_NO_HIDDEN[rule]}")
+    output = m.output
+    if m.layers is not None:
+        types = [registry("layer").canonical(s["type"]) for s in m.layers]
+        if types != ["dense", "activation"]:
+            raise ValueError(
+                f"model.layers: {who} trains one dense layer and its activation ([dense, activation]), "
+                f"got [{', '.join(types)}]"
+            )
+        output = m.layers[1].get("activation", "relu")
+    if m.dropout or m.batchnorm:
+        raise ValueError(f"model: {who} trains a single layer as the deck writes it, without dropout or batch norm")
+    if output is not None:
+        name, kwargs = _canonical("activation", output)
+        ok = name in ("step", "sign") if rule == "perceptron" else name == "identity" and kwargs.get("k", 1) == 1
+        if not ok:
+            where = "model.layers[1].activation" if m.layers is not None else "model.output"
+            raise ValueError(f"{where}: {who} needs {_OUTPUTS[rule]}, got '{name}'")
+    loss, _ = _canonical("loss", cfg.loss)
+    wanted = ("mistakes",) if rule == "perceptron" else ("mse", "sse")
+    if loss not in wanted:
+        why = (
+            "the perceptron counts its mistakes (loss: mistakes)"
+            if rule == "perceptron"
+            else "the delta rule is gradient descent on the squared error (loss: mse or sse)"
+        )
+        raise ValueError(f"loss: {why}, got '{loss}'")
+    opt, kwargs = _canonical("optimizer", cfg.optimizer)
+    if opt != "sgd" or kwargs.get("momentum", 0) or kwargs.get("nesterov", False):
+        raise ValueError(
+            f"optimizer: {who} is its own update, w ← w + α (d − y) x; give its learning rate α as "
+            f"{{name: sgd, lr: α}} (plain SGD, no momentum), got {cfg.optimizer}"
+        )
+    if rule == "perceptron" and t.batch_size != 1:
+        raise ValueError(
+            "training.batch_size: the perceptron rule updates the weights after every example (deck 002), "
+            f"so batch_size is 1, got {t.batch_size!r}"
+        )
+    if any(v not in (None, False, 0) for v in cfg.regularization.values()):
+        raise ValueError(f"regularization: {who} has no penalty term; leave regularization empty")
+    if t.grad_clip is not None:
+        raise ValueError(f"training.grad_clip: {who} takes no gradient to clip; leave grad_clip null")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -317,7 +455,7 @@ def set_value(raw: dict, key: str, value, item: str | None = None) -> None:
             child = node[part] = {"name": child}  # optimizer: adam  →  {name: adam}, to set optimizer.lr
         elif child is None:
             _check_known(parts[: i + 1], item)
-            child = node[part] = _default_mapping(parts[: i + 1])
+            child = node[part] = _default_mapping(parts[: i + 1], raw)
         elif not isinstance(child, dict):
             raise ConfigError(f"override '{item}': '{'.'.join(parts[: i + 1])}' is {child!r}, not a mapping")
         node = child
@@ -341,8 +479,13 @@ def _check_known(parts: list[str], item: str) -> None:
         model = _submodel(fields[part].annotation)
 
 
-def _default_mapping(parts: list[str]) -> dict:
-    """The schema's default of a section an override reaches into (``optimizer`` → its default spec)."""
+def _default_mapping(parts: list[str], raw: dict) -> dict:
+    """The schema's default of a section an override reaches into (``optimizer`` → its default spec, the
+    training rule's where the config names one)."""
+    training = raw.get("training")
+    rule = training.get("rule") if isinstance(training, dict) else None
+    if parts == ["optimizer"] and isinstance(rule, str) and rule in RULE_DEFAULTS:
+        return dict(RULE_DEFAULTS[rule]["optimizer"])
     model: type[BaseModel] | None = Config
     default = None
     for part in parts:
@@ -395,6 +538,11 @@ def format_errors(
                 path, msg = f"{path}{idx}]", rest
         else:
             msg = f"{msg[0].lower()}{msg[1:]}, got {err.get('input')!r}"
+        if not path:  # a check across sections names its own place: "model.hidden: ..."
+            head, sep, rest = msg.partition(": ")
+            if sep and re.fullmatch(r"[a-z_]+(\.[a-z_]+|\[\d+\])*", head) and head.split(".")[0] in Config.model_fields:
+                path, msg = head, rest
+                loc = [int(p) if p.isdigit() else p for p in re.findall(r"[a-z_]+|\d+", head)]
         line = _line_of(text, loc) if text else None
         where = f" ({source}, line {line})" if line else f" ({source})" if source != "<config>" else ""
         lines.append(f"{path or 'config'}: {msg}{where}")

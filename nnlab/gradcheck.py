@@ -102,7 +102,7 @@ def gradcheck(
     config = resolve(config, splits.task)
     rng = {k: np.random.default_rng(ss) for k, ss in streams(config.seed).items()}
     loss = registry("loss").build(config.loss)
-    net = build_network(config, splits.n_features, output_units(loss, splits), rng["init"], rng["dropout"])
+    net = build_network(config, splits.n_features, output_units(loss, splits, config), rng["init"], rng["dropout"])
     check_loss_fits(net, loss)
     penalties = [r for r in build_regularizers(config.regularization) if not r.is_constraint]
     x = np.array(splits.X_train[:samples], dtype=np.float64)

@@ -38,11 +38,21 @@ def resolve(config: Config, task: str) -> Config:
     return config
 
 
-def output_units(loss, splits) -> int:
-    """Classes for softmax-style outputs; one unit for a sigmoid + binary cross-entropy on two classes."""
-    if splits.task == "classification" and loss.registry_name == "bce" and splits.n_classes == 2:
-        return 1
+def output_units(loss, splits, config: Config) -> int:
+    """Output units the data need: one per class, or one unit alone deciding between two classes (class 1
+    where its output is ≥ ½) for a sigmoid with binary cross-entropy, a perceptron's step / sign unit
+    (loss ``mistakes``), ADALINE's linear unit, or explicit layers whose last dense layer has ``units: 1``."""
+    if splits.task == "classification" and splits.n_classes == 2:
+        if loss.registry_name in ("bce", "mistakes"):
+            return 1
+        if config.training.rule == "adaline" or _last_units(config) == 1:
+            return 1
     return splits.n_outputs
+
+
+def _last_units(config: Config):
+    dense = [s for s in config.model.layers or [] if registry("layer").canonical(s["type"]) in ("dense", "maxout")]
+    return dense[-1].get("units") if dense else None
 
 
 def layer_specs(config: Config, n_out: int) -> list[dict]:
@@ -77,11 +87,12 @@ def build_layers(specs: list[dict]) -> list:
             raise ConfigError(f"model.layers[{i}]: {e}") from None
         layers.append(layer)
     # a dense / maxout layer without an initializer gets the default of the activation that follows it
+    single = sum(isinstance(la, (Dense, Maxout)) for la in layers) == 1  # no hidden units to stay identical
     for i, layer in enumerate(layers):
         if isinstance(layer, (Dense, Maxout)) and layer.initializer is None:
             nxt = next((la for la in layers[i + 1 :] if getattr(la, "activation_family", None)), None)
             layer.initializer = "he_normal" if getattr(nxt, "activation_family", "") == "he" else "xavier_normal"
-        if isinstance(layer, (Dense, Maxout)) and INITIALIZERS.build(layer.initializer).symmetric:
+        if isinstance(layer, (Dense, Maxout)) and not single and INITIALIZERS.build(layer.initializer).symmetric:
             warnings.warn(
                 f"layer {i} ({layer.describe()}): weights initialised all equal ({layer.initializer}) — every unit "
                 "receives the same gradient and stays identical to the others (the symmetry problem, deck 001); "
@@ -116,6 +127,11 @@ def check_loss_fits(net: Network, loss, training_rule: str = "backprop") -> None
             f"loss '{loss.registry_name}' needs a {' or '.join(loss.expects_output)} output, the model ends in {out_name}"
         )
     if training_rule == "backprop":
+        if not loss.differentiable:
+            raise ConfigError(
+                f"loss: '{loss.registry_name}' is piecewise constant, so backpropagation cannot learn from it; "
+                "use a differentiable loss or training.rule: perceptron"
+            )
         for i, la in enumerate(net.layers):
             act = getattr(la, "activation", None)
             if act is not None and not act.differentiable:

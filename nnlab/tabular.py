@@ -119,7 +119,8 @@ def _list(names) -> str:
 
 def prediction_frame(model, frame, X: np.ndarray):
     """``frame`` with the predictions appended: ``prediction`` (the class name, or the value) and, for
-    classification, one ``prob_<class>`` column per class (``score_<class>`` where the outputs are scores)."""
+    classification, one ``prob_<class>`` column per class (``score_<class>`` where the outputs are scores;
+    a single non-probability unit for two classes gives the second class's score alone)."""
     from nnlab.inference import as_probabilities
     from nnlab.training.metrics import predicted_classes
 
@@ -132,8 +133,11 @@ def prediction_frame(model, frame, X: np.ndarray):
         result["prediction"] = [model.class_names[c] for c in classes]
         prefix = "prob" if model.gives_probabilities else "score"
         values = as_probabilities(out) if model.gives_probabilities else out
-        for c, name in enumerate(model.class_names):
-            result[f"{prefix}_{name}"] = values[:, c]
+        if values.shape[1] == 1:  # one unit scores the second class (a perceptron's step, ADALINE's line)
+            result[f"{prefix}_{model.class_names[1]}"] = values[:, 0]
+        else:
+            for c, name in enumerate(model.class_names):
+                result[f"{prefix}_{name}"] = values[:, c]
     else:
         for k in range(out.shape[1]):
             result["prediction" if out.shape[1] == 1 else f"prediction_{k + 1}"] = out[:, k]

@@ -45,13 +45,12 @@ def test_symmetric_hidden_units_stay_identical(runs_dir):
 
 
 def test_step_in_the_layers_form_is_refused_with_the_reason(runs_dir):
-    cfg = parse_config(
-        "data: {name: and}\nmodel:\n  layers:\n    - {type: dense, units: 4}\n"
-        "    - {type: activation, activation: step}\n    - {type: dense, units: auto}\n"
-        "    - {type: activation, activation: softmax}\n"
-    )
-    with pytest.raises(ConfigError, match="zero almost everywhere.*sigmoid, c: 10"):
-        Trainer(cfg, runs_dir)
+    with pytest.raises(ConfigError, match="zero almost everywhere.*sigmoid, c: 10"):  # with the config, before data
+        parse_config(
+            "data: {name: and}\nmodel:\n  layers:\n    - {type: dense, units: 4}\n"
+            "    - {type: activation, activation: step}\n    - {type: dense, units: auto}\n"
+            "    - {type: activation, activation: softmax}\n"
+        )
 
 
 def test_bias_initializer_normal_deck_004(runs_dir):

@@ -132,6 +132,32 @@ class MaxError(Loss):
         return g
 
 
+@LOSSES.register("mistakes", "zero_one")
+class Mistakes(Loss):
+    """Fraction of examples with a wrong output unit, the perceptron's error count (decks 000, 002).
+
+    A step's outputs are {0, 1}, a sign's {−1, +1}: a unit is on where its output is ≥ ½. For two classes one
+    unit, on for class 1; for more, one unit per class (one-vs-rest): an example is right when its class's
+    unit is on and every other unit is off. Piecewise constant, so it has no gradient: the perceptron rule
+    trains with it (training.rule: perceptron), backpropagation cannot.
+    """
+
+    expects_output = ("step", "sign")
+    default_output = "step"
+    classification = True
+    differentiable = False
+
+    def value(self, pred, target):
+        wrong = (pred >= 0.5) != (dense_target(target, pred) >= 0.5)
+        return float(np.mean(np.any(wrong, axis=1)))
+
+    def grad(self, pred, target):
+        raise ValueError(
+            "the fraction of mistakes is piecewise constant, its gradient is zero wherever it exists; "
+            "train it with training.rule: perceptron"
+        )
+
+
 @LOSSES.register("bce", "binary_cross_entropy")
 class BinaryCrossEntropy(Loss):
     """Binary cross-entropy: J = −1/m Σ [y ln ŷ + (1 − y) ln(1 − ŷ)] (decks 001, 004).

@@ -27,7 +27,7 @@ from nnlab.components.schedules import build_schedule
 from nnlab.config import Config
 from nnlab.data.core import load_splits
 from nnlab.errors import CheckpointError, ConfigError
-from nnlab.model import build_network, check_loss_fits, output_units, resolve
+from nnlab.model import build_network, output_units, resolve
 from nnlab.registry import registry
 from nnlab.runs import (
     CHECKPOINTS,
@@ -45,6 +45,7 @@ from nnlab.training.callbacks import Callback, EarlyStopping, better, mode_of
 from nnlab.training.interrupt import signal_name, stop_on_signals
 from nnlab.training.metrics import evaluate, predicted_classes
 from nnlab.training.persistence import BEST, RunWriter, copy_arrays
+from nnlab.training.rules import build_rule
 
 PROGRESS_INTERVAL = 0.2  # seconds between progress updates inside an epoch
 EPOCH_START_WEIGHTS = "position.weights_at_epoch_start"  # tensor of a mid-epoch checkpoint when tol is set
@@ -73,10 +74,11 @@ class Trainer:
         rng = {k: np.random.default_rng(ss) for k, ss in streams(cfg.seed).items()}
         self.shuffle_rng, self.dropout_rng = rng["shuffle"], rng["dropout"]
         self.loss = registry("loss").build(cfg.loss)
-        n_out = output_units(self.loss, self.splits)
+        n_out = output_units(self.loss, self.splits, cfg)
         self.net = build_network(cfg, self.splits.n_features, n_out, rng["init"], self.dropout_rng)
-        check_loss_fits(self.net, self.loss)
         self.optimizer = registry("optimizer").build(cfg.optimizer)
+        # training.rule: backprop, or the perceptron / ADALINE rules of deck 002 (training/rules.py)
+        self.rule = build_rule(cfg, self.net, self.loss, self.splits.task, self.optimizer.lr)
         n = len(self.splits.X_train)
         bs = cfg.training.batch_size
         self.batch_size = n if bs == "full" else min(int(bs), n)
@@ -90,7 +92,7 @@ class Trainer:
         self.monitor_mode = mode_of(self.monitor)
         es = cfg.training.early_stopping
         self.early = EarlyStopping(es.monitor, es.patience, es.min_delta, es.restore_best, es.mode) if es else None
-        self.callbacks: list[Callback] = list(callbacks)
+        self.callbacks: list[Callback] = [*self.rule.callbacks, *callbacks]
         self.history: list[dict] = []
         self.best: dict | None = None
         self.epoch = 0
@@ -206,7 +208,7 @@ class Trainer:
         if start:
             self.shuffle_rng.bit_generator.state = start["shuffle_state"]
         shuffle_state = self.shuffle_rng.bit_generator.state  # the epoch's permutation, drawn again on resume
-        perm = None if full else self.shuffle_rng.permutation(n)
+        perm = None if full else (self.shuffle_rng.permutation(n) if self.config.training.shuffle else np.arange(n))
         xb = np.empty((B, X.shape[1]), X.dtype)
         yb = np.empty((B, *y.shape[1:]), y.dtype)
         classify = s.task == "classification"
@@ -282,7 +284,7 @@ class Trainer:
         update, constraints. Returns the batch's mean loss, its penalty and the forward output (logits where
         the loss is fused). Allocates nothing at steady state (tests/test_speed.py holds it to that)."""
         net = self.net
-        value, out = net.loss_and_backward(xs, ys, self.loss)
+        value, out = self.rule.learn(xs, ys, self.loss)  # backprop, or the perceptron / delta rule
         pen = 0.0
         if self.penalties:
             w, gw = net.params["weights"], net.grads["weights"]
