@@ -1,17 +1,13 @@
 """Callbacks of the training loop (Keras style): each hook receives the trainer and plain data.
 
-The library's own callbacks write the run folder and decide when to stop; the CLI adds one that renders a
-progress bar. None of them runs inside the batch loop but ``on_batch``, which the trainer calls at most a
+The library's callbacks decide when to stop (early stopping, a sweep's pruning); the CLI adds one that
+renders a progress bar; the run folder is written by training/persistence.py. None of them runs inside the batch loop but ``on_batch``, which the trainer calls at most a
 few times a second.
 """
 
 from __future__ import annotations
 
 import math
-
-import pandas as pd
-
-from nnlab.runs import METRICS, atomic_write
 
 
 class Callback:
@@ -20,16 +16,6 @@ class Callback:
     def on_batch(self, trainer, epoch: int, batch: int, n_batches: int, loss: float) -> None: ...
     def on_epoch_end(self, trainer, epoch: int, row: dict) -> None: ...
     def on_train_end(self, trainer, summary: dict) -> None: ...
-
-
-class CSVLogger(Callback):
-    """metrics.csv, one row per epoch, rewritten atomically after every epoch (a crash keeps what was done)."""
-
-    def on_epoch_end(self, trainer, epoch, row):
-        # columns in the order of the newest row: rows restored by a resume come back from JSON key-sorted
-        columns = [*row, *(c for c in trainer.history[0] if c not in row)]
-        frame = pd.DataFrame(trainer.history, columns=columns)
-        atomic_write(trainer.run_dir / METRICS, frame.to_csv(index=False, float_format="%.8g"))
 
 
 def better(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
