@@ -283,6 +283,17 @@ def save(name: str, rows: list[dict]) -> None:
     pd.DataFrame(rows).to_csv(RESULTS / f"{name}.csv", index=False, float_format="%.6g")
 
 
+def warm_imports() -> None:
+    """Import what each framework's timed code would import on first use: PyTorch's import is not timed
+    either, and neither should nnlab's (pandas, safetensors) be."""
+    import pandas  # noqa: F401
+    import safetensors.numpy  # noqa: F401
+    import sklearn.neural_network  # noqa: F401
+    import torch  # noqa: F401
+
+    import nnlab.training.trainer  # noqa: F401
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer batch sizes and epochs")
@@ -291,6 +302,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.child_rss:
         return child_rss(args.child_rss)
+    warm_imports()
     q = args.quick
     batches = [128] if q else [32, 128, 512]
     sections = args.only or ["ceiling", "fashion", "small", "memory", "startup"]

@@ -242,12 +242,12 @@ class Sign(_ZeroDerivative):
 
 
 def _sigmoid(x, out=None):
-    """σ(x) = 1/(1+e^−x) in place: e^−x overflows to inf for very negative x, and 1/(1+inf) = 0 exactly."""
-    out = np.negative(x, out=out)
-    with np.errstate(over="ignore"):
-        np.exp(out, out=out)
+    """σ(x) = 1/(1+e^−x) = ½ (1 + tanh(x/2)), in place: tanh never overflows, so no error state to guard."""
+    out = np.multiply(x, x.dtype.type(0.5), out=out)
+    np.tanh(out, out=out)
     out += 1
-    return np.reciprocal(out, out=out)
+    out *= out.dtype.type(0.5)
+    return out
 
 
 def _into(out, value):

@@ -102,7 +102,7 @@ class Dense(Layer):
     def backward(self, grad_y):
         np.matmul(self.x.T, grad_y, out=self.grads["W"])
         if self.use_bias:
-            np.sum(grad_y, axis=0, out=self.grads["b"])
+            grad_y.sum(axis=0, out=self.grads["b"])
         if not self.need_input_grad:
             return None
         return np.matmul(grad_y, self.params["W"].T, out=self._buf("dx", (len(grad_y), self.n_in)))

@@ -184,14 +184,16 @@ class BinaryCrossEntropy(Loss):
 
     def fused(self, z, target, activation):
         """Value and ∂J/∂z from the logits; the gradient is a buffer reused by the next call."""
+        m = len(z)
         c = z.dtype.type(activation.c)
-        x = z * c
         y = dense_target(target, z)
-        value = np.sum(np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))) / len(z)
-        g = activation.forward(z, out=scratch(self, "g", z.shape, z.dtype))
+        x = np.multiply(z, c, out=scratch(self, "g", z.shape, z.dtype))
+        # Σ softplus(x) − x·y, with softplus(x) = ln(1 + eˣ) = logaddexp(0, x): stable for |x| of 1000
+        value = (float(np.logaddexp(0, x).sum()) - float(np.vdot(x, y))) / m
+        g = activation.forward(z, out=x)
         g -= y
-        g *= c / z.dtype.type(len(z))
-        return float(value), g
+        g *= c / z.dtype.type(m)
+        return value, g
 
 
 @LOSSES.register("cross_entropy", "categorical_cross_entropy", "ce")

@@ -46,7 +46,7 @@ class RunWriter:
         """After epoch ``epoch`` (counted from 1): remember a new best, write the folder when it is due."""
         t = self.trainer
         if is_best:
-            self.best_state = t.checkpoint_state(copy=True)
+            self.best_state = t.checkpoint_state(copy=True, metrics=False)
         every = t.config.training.checkpoint_every
         keep_epoch = bool(every) and epoch % every == 0
         # the end of the run (last epoch, early stop, interruption) is flushed by the trainer's finish
@@ -65,7 +65,9 @@ class RunWriter:
             if epoch_file is not None:
                 save_checkpoint(folder / f"epoch-{epoch_file:04d}.safetensors", tensors, meta)
         if self.best_state is not None:
-            save_checkpoint(folder / BEST, *self.best_state)
+            tensors, meta = self.best_state
+            meta["metrics"] = t.history[: meta["epoch"]]
+            save_checkpoint(folder / BEST, tensors, meta)
             self.best_state = None
         write_metrics(t.run_dir, t.history)
         t._write_summary()

@@ -209,8 +209,8 @@ class Trainer:
             self.shuffle_rng.bit_generator.state = start["shuffle_state"]
         shuffle_state = self.shuffle_rng.bit_generator.state  # the epoch's permutation, drawn again on resume
         perm = None if full else (self.shuffle_rng.permutation(n) if self.config.training.shuffle else np.arange(n))
-        xb = np.empty((B, X.shape[1]), X.dtype)
-        yb = np.empty((B, *y.shape[1:]), y.dtype)
+        if not full:
+            xb, yb = self._batch_buffers(B, X, y)
         classify = s.task == "classification"
         fused = net.fused_split(self.loss) is not None
         if w_old is None and self.config.training.tol and "weights" in net.params:
@@ -279,6 +279,13 @@ class Trainer:
             self.best = {"epoch": epoch + 1, "monitor": self.monitor, "value": value, "metrics": row}
         self.writer.epoch_end(epoch + 1, is_best)
 
+    def _batch_buffers(self, B, X, y):
+        """The batch's gather buffers, kept from epoch to epoch."""
+        bufs = getattr(self, "_bufs", None)
+        if bufs is None or bufs[0].shape[0] != B:
+            bufs = self._bufs = (np.empty((B, X.shape[1]), X.dtype), np.empty((B, *y.shape[1:]), y.dtype))
+        return bufs
+
     def train_step(self, xs, ys, lr: float, epoch: int = 0, batch: int = 0) -> tuple[float, float, np.ndarray]:
         """One optimisation step on a batch: forward, loss, backward, penalties, clipping, the optimizer's
         update, constraints. Returns the batch's mean loss, its penalty and the forward output (logits where
@@ -326,9 +333,10 @@ class Trainer:
                 g *= g.dtype.type(max_norm / norm)
 
     # ----- checkpoints and the summary --------------------------------------------------------
-    def checkpoint_state(self, copy: bool = False) -> tuple[dict, dict]:
+    def checkpoint_state(self, copy: bool = False, metrics: bool = True) -> tuple[dict, dict]:
         """The tensors and metadata of a checkpoint of this moment; ``copy`` detaches them from the live
-        arrays (to write them later)."""
+        arrays (to write them later); ``metrics=False`` leaves the metrics rows out (the caller adds
+        ``history[:epoch]`` when it writes: copying the whole history every epoch would cost O(epochs²))."""
         tensors = {f"model.{k}": v for k, v in self.net.state_dict().items()}
         opt_arrays, opt_meta = self.optimizer.state_dict()
         tensors.update({f"optim.{k}": v for k, v in opt_arrays.items()})
@@ -341,7 +349,7 @@ class Trainer:
             "epoch": self.epoch,
             "position": self.position,
             "config": self._config_dict,
-            "metrics": list(self.history),
+            "metrics": list(self.history) if metrics else None,
             "best": self.best,
             "optimizer": opt_meta,
             "schedule": self.schedule.state_dict(),
