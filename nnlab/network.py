@@ -29,6 +29,10 @@ class Network:
             layer.init_params(rng)
             if isinstance(layer, Dropout):
                 layer.rng = dropout_rng if dropout_rng is not None else np.random.default_rng(1)
+        for before, layer in zip(self.layers, self.layers[1:]):
+            # φ computed in place of z: one buffer and one pass less, where z is a buffer of the layer before
+            if isinstance(layer, ActivationLayer) and before.owns_output and not layer.activation.needs_z:
+                layer.inplace = True
         first = next((la for la in self.layers if la.has_params), None)
         if first is self.layers[0]:
             first.need_input_grad = False  # nothing upstream of the first layer needs dX

@@ -19,6 +19,8 @@ ACTIVATIONS = REGISTRIES["activation"]
 
 class Activation:
     differentiable = True
+    #: backward needs only a = φ(z), not z: the network may then compute φ in place of z
+    needs_z = True
     #: the activation family, for the default initializer (he for the ReLU family, xavier otherwise)
     family = "xavier"
 
@@ -40,6 +42,8 @@ class Activation:
 @ACTIVATIONS.register("identity", "linear")
 class Identity(Activation):
     """Linear φ(z) = k·z; identity for k = 1 (deck 000)."""
+
+    needs_z = False
 
     def __init__(self, k: float = 1.0):
         self.k = float(k)
@@ -65,6 +69,8 @@ class Identity(Activation):
 @ACTIVATIONS.register("relu")
 class ReLU(Activation):
     """ReLU: φ(z) = max(0, z), φ'(z) = 1 for z > 0 else 0 (decks 000, 001)."""
+
+    needs_z = False
 
     family = "he"
 
@@ -117,6 +123,8 @@ class ELU(Activation):
 class Sigmoid(Activation):
     """Logistic sigmoid with slope c: σ_c(z) = 1 / (1 + e^(−cz)), σ'_c = c σ_c (1 − σ_c) (deck 000)."""
 
+    needs_z = False
+
     def __init__(self, c: float = 1.0):
         self.c = float(c)
 
@@ -135,6 +143,8 @@ class Sigmoid(Activation):
 class Tanh(Activation):
     """Hyperbolic tangent: φ(z) = tanh z = 2σ₂(z) − 1, φ'(z) = 1 − tanh² z (decks 000, 001)."""
 
+    needs_z = False
+
     def forward(self, z, out=None):
         return np.tanh(z, out=out)
 
@@ -150,6 +160,8 @@ class Softmax(Activation):
 
     backward is the Jacobian-vector product c · a ⊙ (g − Σⱼ gⱼ aⱼ), never the full Jacobian.
     """
+
+    needs_z = False
 
     def __init__(self, c: float = 1.0):
         self.c = float(c)

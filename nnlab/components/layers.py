@@ -24,6 +24,8 @@ LAYERS = REGISTRIES["layer"]
 
 class Layer:
     has_params = False
+    #: forward always returns a buffer of the layer's own (never its input), which the next layer may overwrite
+    owns_output = False
 
     def __init__(self):
         self.params: dict[str, np.ndarray] = {}
@@ -67,6 +69,7 @@ class Dense(Layer):
     """Fully connected: Z = X W + b; dW = Xᵀ dZ, db = Σ_rows dZ, dX = dZ Wᵀ (decks 001, 004)."""
 
     has_params = True
+    owns_output = True
 
     def __init__(self, units: int | str = "auto", initializer=None, bias_initializer="zeros", use_bias: bool = True):
         super().__init__()
@@ -120,10 +123,12 @@ class ActivationLayer(Layer):
         self.spec = activation
         self.activation = ACTIVATIONS.build(activation)
         self.activation_family = self.activation.family  # picks the default initializer of the layer before
+        #: overwrite z with φ(z): set by the network when the layer before owns z and φ's backward needs only a
+        self.inplace = False
 
     def forward(self, x, training):
-        self.z = x
-        self.a = self.activation.forward(x, out=self._buf("a", x.shape))
+        self.z = None if self.inplace else x
+        self.a = self.activation.forward(x, out=x if self.inplace else self._buf("a", x.shape))
         return self.a
 
     def backward(self, grad_y):
@@ -176,6 +181,7 @@ class BatchNorm(Layer):
     """Batch normalisation: x̂ = (x − μ_B)/√(σ²_B + ε), y = γ x̂ + β; running averages at evaluation (deck 002)."""
 
     has_params = True
+    owns_output = True
 
     def __init__(self, momentum: float = 0.9, eps: float = 1e-5):
         super().__init__()
@@ -238,6 +244,7 @@ class PReLU(Layer):
     """Parametric ReLU: y = x if x > 0 else αx, with α learnt per unit (decks 000, 002)."""
 
     has_params = True
+    owns_output = True
 
     def __init__(self, alpha: float = 0.25):
         super().__init__()
@@ -275,6 +282,7 @@ class Maxout(Layer):
     """Maxout: yⱼ = max over k pieces of (x Wⱼₖ + bⱼₖ) (deck 002); the gradient flows to the arg max."""
 
     has_params = True
+    owns_output = True
 
     def __init__(self, units: int = 32, pieces: int = 2, initializer=None, bias_initializer="zeros"):
         super().__init__()
