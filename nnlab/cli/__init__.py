@@ -12,8 +12,7 @@ import warnings
 import click
 
 from nnlab import __version__
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+from nnlab.cli.options import COMMAND
 
 
 class NnlabGroup(click.Group):
@@ -41,7 +40,7 @@ def error(message: str) -> None:
     click.secho(f"error: {message}", fg="red", err=True)
 
 
-@click.group(cls=NnlabGroup, context_settings=CONTEXT)
+@click.group(cls=NnlabGroup, context_settings=COMMAND)
 @click.version_option(__version__, "-V", "--version", prog_name="nnlab")
 def main():
     """Train and study multi-layer perceptrons in NumPy from one YAML file.

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from nnlab.cli.options import COMMAND
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.command(context_settings=COMMAND)
 @click.argument("kind", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def components(kind, as_json):

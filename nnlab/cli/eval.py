@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import click
 
+from nnlab.cli.options import COMMAND, checkpoint_option
 
-@click.command("eval", context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.command("eval", context_settings=COMMAND)
 @click.argument("run_dirs", nargs=-1, required=True, metavar="RUN_DIR...", type=click.Path())
-@click.option(
-    "-c",
-    "--checkpoint",
-    default=None,
-    metavar="best|last|FILE",
-    help="Checkpoint to evaluate: best (default), last, epoch-NNNN or a .safetensors file.",
-)
+@checkpoint_option(None, "Checkpoint to evaluate: best (default), last, epoch-NNNN or a .safetensors file.")
 @click.option(
     "-s", "--split", type=click.Choice(["test", "val", "train"]), default="test", show_default=True, help="Data split."
 )

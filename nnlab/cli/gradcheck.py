@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import click
 
+from nnlab.cli.options import COMMAND, overrides_option
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.command(context_settings=COMMAND)
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option(
-    "-o",
-    "--override",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a config value by dotted path (repeatable), as for train.",
-)
+@overrides_option
 @click.option("--samples", default=8, show_default=True, help="Training examples in the checked batch.")
 @click.option("--eps", default=1e-5, show_default=True, help="Step ε of the centred differences.")
 @click.option("--tol", default=1e-6, show_default=True, help="Largest relative error that passes.")

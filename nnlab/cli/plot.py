@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from nnlab.cli.options import COMMAND, checkpoint_option
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.command(context_settings=COMMAND)
 @click.argument("run_dirs", nargs=-1, required=True, metavar="RUN_DIR...", type=click.Path())
 @click.option(
     "-o",
@@ -15,14 +17,7 @@ import click
     help="Where to write the figure (default: RUN_DIR/curves.png for one run, ./curves.png for several).",
 )
 @click.option("--boundary", is_flag=True, help="Also draw each model's decision regions (2-D classification data).")
-@click.option(
-    "-c",
-    "--checkpoint",
-    default="best",
-    show_default=True,
-    metavar="best|last|FILE",
-    help="Checkpoint whose decision regions --boundary draws.",
-)
+@checkpoint_option("best", "Checkpoint whose decision regions --boundary draws.")
 def plot(run_dirs, output, boundary, checkpoint):
     """Plot the loss and accuracy (R² for regression) per epoch, train vs val, of one or several runs.
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import click
 
+from nnlab.cli.options import COMMAND, checkpoint_option
+
 PREVIEW_ROWS = 10
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings=COMMAND)
 @click.argument("run_dir", type=click.Path())
 @click.argument("input_csv", metavar="INPUT.csv", type=click.Path())
 @click.option(
@@ -17,14 +19,7 @@ PREVIEW_ROWS = 10
     metavar="OUT.csv",
     help="Write every prediction to OUT.csv ('-' for stdout); without it, only a preview is shown.",
 )
-@click.option(
-    "-c",
-    "--checkpoint",
-    default="best",
-    show_default=True,
-    metavar="best|last|FILE",
-    help="Checkpoint to predict with: best, last, epoch-NNNN or a .safetensors file.",
-)
+@checkpoint_option("best", "Checkpoint to predict with: best, last, epoch-NNNN or a .safetensors file.")
 def predict(run_dir, input_csv, output, checkpoint):
     """Predict the rows of INPUT.csv with the model of RUN_DIR: the predicted class (by name) and one
     probability per class, or the predicted values for regression.

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from nnlab.cli.options import COMMAND
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.command(context_settings=COMMAND)
 @click.argument("sweep_file", required=False, type=click.Path(dir_okay=False))
 @click.option("--trials", type=int, default=None, help="Number of random trials (overrides the sweep file's).")
 @click.option(

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import click
 
+from nnlab.cli.options import COMMAND, overrides_option
+
 RESUME_CONFLICTS = {"overrides": "-o", "seed": "--seed", "overfit": "--overfit", "runs_dir": "--runs-dir"}
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings=COMMAND)
 @click.argument("config", required=False, type=click.Path(dir_okay=False))
-@click.option(
-    "-o",
-    "--override",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a config value by dotted path, parsed as YAML (repeatable): -o optimizer.lr=0.01",
-)
+@overrides_option
 @click.option(
     "--runs-dir",
     default="runs",
