@@ -23,6 +23,8 @@ class Dataset:
     y_test: np.ndarray | None = None
     #: truth tables: every split is the whole table (four rows cannot be split)
     whole_table: bool = False
+    #: X may hold NaN for missing values, to be filled with the train split's column means
+    impute: bool = False
     info: dict = field(default_factory=dict)
 
     @property
@@ -114,10 +116,10 @@ def load_splits(data_cfg, seed: int, dtype) -> tuple[Splits, object]:
     split_rng = np.random.default_rng(split_ss if split_seed is None else np.random.SeedSequence(split_seed))
     idx = split_dataset(ds, data_cfg.split.val, data_cfg.split.test, split_rng, data_cfg.split.stratify)
     pre = build_preprocessor(data_cfg.preprocess)
-    pre.fit(ds.X[idx["train"]])
+    pre.fit(ds.X, idx["train"], impute=ds.impute)
 
     def take(X, rows):
-        return pre.transform(X[rows], dtype)
+        return pre.transform(X, dtype, rows=rows)
 
     y = ds.y if ds.task == "classification" else _as_2d(ds.y).astype(dtype)
     if ds.X_test is not None:
