@@ -1,6 +1,7 @@
 """Every config in configs/ runs, and the ones with a target reach it."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -10,28 +11,51 @@ from nnlab.training import train
 
 CONFIGS = sorted(p for p in (Path(__file__).parent.parent / "configs").rglob("*.yaml"))
 
-# config → (metric in summary.json's "final"/"test", minimum)
+# config → (metric in summary.json's "final", best epoch's metrics or "test", minimum)
 TARGETS = {
     "xor.yaml": ("train_accuracy", 1.0),
     "moons.yaml": ("val_accuracy", 0.97),
     "spirals.yaml": ("val_accuracy", 0.95),
     "sine.yaml": ("val_r2", 0.98),
+    "iris.yaml": ("test_accuracy", 0.93),
+    "digits.yaml": ("test_accuracy", 0.97),
 }
+
+# configs whose full run takes minutes: the every-config check runs them on a subset
+SHORTENED = {"fashion_mnist.yaml": ["data.limit=2000", "data.test_limit=500"]}
+
+
+def _metrics(summary: dict) -> dict:
+    return {**summary["final"], **(summary["best"] or {}).get("metrics", {}), **summary["test"]}
 
 
 @pytest.mark.parametrize("path", [p for p in CONFIGS if p.name in TARGETS], ids=lambda p: p.name)
 def test_config_reaches_its_target(path, runs_dir):
+    if path.name == "digits.yaml":
+        pytest.importorskip("sklearn")
     result = train(load_config(path), runs_dir)
     metric, minimum = TARGETS[path.name]
-    values = {**result.summary["final"], **(result.summary["best"] or {}).get("metrics", {})}
+    values = _metrics(result.summary)
     assert result.status in ("completed", "stopped_early")
     assert values[metric] >= minimum, (metric, values[metric])
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(p.parent.parent)))
-def test_every_config_runs(path, runs_dir):
-    cfg = load_config(path, ["training.epochs=2"])
+def test_every_config_runs(path, runs_dir, request):
+    if path.name == "fashion_mnist.yaml":
+        request.getfixturevalue("fashion_mnist_available")
+    if path.name == "digits.yaml":
+        pytest.importorskip("sklearn")
+    cfg = load_config(path, ["training.epochs=2", *SHORTENED.get(path.name, [])])
     result = train(cfg, runs_dir)
     assert result.status in ("completed", "stopped_early", "converged")
     summary = json.loads((result.run_dir / "summary.json").read_text())
     assert summary["epochs"] >= 1
+
+
+@pytest.mark.skipif(
+    os.environ.get("NNLAB_FULL") != "1", reason="the full Fashion-MNIST run takes minutes: NNLAB_FULL=1"
+)
+def test_fashion_mnist_reaches_90_percent(runs_dir, fashion_mnist_available):
+    result = train(load_config(Path(__file__).parent.parent / "configs" / "fashion_mnist.yaml"), runs_dir)
+    assert result.summary["test"]["test_accuracy"] >= 0.90, result.summary["test"]
