@@ -275,8 +275,9 @@ def test_csv_relative_path_resolves_from_the_current_directory(tmp_path, monkeyp
             ["2 missing value(s)", "'b' (1)", "'label' (1)", "data row 1", "missing: drop"],
         ),
         ("a,b,label\n1,2,x\n", {"task": "regression"}, ["holds text", "task: classification"]),
+        ("a,b,label\n1,inf,x\n2,3,y\n", {}, ["column 'b' holds an infinite value"]),
     ],
-    ids=["no-target", "non-numeric", "unknown-feature", "empty", "header-only", "missing", "text-regression"],
+    ids=["no-target", "non-numeric", "unknown-feature", "empty", "header-only", "missing", "text-regression", "inf"],
 )
 def test_bad_csv_files_exit_2_naming_the_file(tmp_path, text, extra, fragments):
     path = write_csv(tmp_path, text)
@@ -355,6 +356,13 @@ def test_npz_keeps_uint8_and_its_test_split(tmp_path):
     assert ds.X.dtype == np.uint8 and ds.X.shape == (50, 6)
     assert ds.class_names == ["maybe", "no", "yes"]  # the test labels count too
     assert set(ds.y) == {1, 2} and set(ds.y_test) == {0, 1}
+
+
+def test_npz_labels_saved_as_a_column_are_classes(tmp_path):
+    path = tmp_path / "c.npz"
+    np.savez(path, X=np.ones((20, 2)), y=(np.arange(20) % 2).reshape(-1, 1), class_names=np.array(["off", "on"]))
+    ds = build({"name": "npz", "path": str(path)})
+    assert ds.task == "classification" and ds.y.shape == (20,) and ds.class_names == ["off", "on"]
 
 
 def test_npz_with_names_and_regression(tmp_path):

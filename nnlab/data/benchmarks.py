@@ -38,6 +38,8 @@ def load_idx_pair(images: Path, labels: Path, limit: int | None = None) -> tuple
         raise DataError(f"'{images}' holds a {X.ndim}-D array {X.shape}; an images file has one image per entry")
     if y.ndim != 1 or y.dtype.kind not in "iu":
         raise DataError(f"'{labels}' holds a {y.ndim}-D {y.dtype} array; a labels file holds one integer per image")
+    if len(y) == 0:
+        raise DataError(f"'{labels}' holds no labels (and '{images}' {len(X)} images)")
     if len(X) != len(y):
         raise DataError(f"'{images}' holds {len(X)} images but '{labels}' holds {len(y)} labels; they must be a pair")
     if limit is not None:

@@ -125,9 +125,10 @@ def csv_file(
     names = _feature_columns(path, columns, target, features, drop)
     for c in names:
         _check_numeric(path, df[c], c)
-    df, dropped_target = _handle_missing(path, df, target, names, missing)
+    target_had_blanks = bool(df[target].isna().any())
+    df, dropped = _handle_missing(path, df, target, names, missing)
     values = df[target].to_numpy()
-    if values.dtype.kind == "f" and dropped_target and np.all(np.mod(values, 1) == 0):
+    if values.dtype.kind == "f" and target_had_blanks and np.all(np.mod(values, 1) == 0):
         values = values.astype(np.int64)  # an integer column that pandas read as float because of blanks
     task = infer_task(values, task, max_classes, path, f"target column '{target}'")
     class_names = None
@@ -136,7 +137,11 @@ def csv_file(
     else:
         y = values.astype(np.float64)
     X = df[names].to_numpy(dtype=np.float64)
-    info = {"source": str(full), "rows_dropped": int(dropped_target)} if dropped_target else {"source": str(full)}
+    infinite = np.isinf(X).any(axis=0)
+    if infinite.any() or (task == "regression" and np.isinf(y).any()):
+        column = names[int(np.argmax(infinite))] if infinite.any() else target
+        raise DataError(f"'{path}': column '{column}' holds an infinite value; nnlab needs finite numbers")
+    info = {"source": str(full), "rows_dropped": dropped} if dropped else {"source": str(full)}
     return Dataset(X, y, task, "csv", names, class_names, impute=missing == "mean", info=info)
 
 
@@ -226,9 +231,9 @@ def npz(rng, path: str, task: Task | None = None, max_classes: int = 20) -> Data
         arrays = {k: _array(archive, k, path) for k in ("X", "y", "X_test", "y_test") if k in keys}
         feature_names = _names(archive, "feature_names", path) if "feature_names" in keys else None
         class_names = _names(archive, "class_names", path) if "class_names" in keys else None
-    X, y = _features(arrays["X"], path, "X"), arrays["y"]
+    X, y = _features(arrays["X"], path, "X"), _column(arrays["y"])
     X_test = _features(arrays["X_test"], path, "X_test") if "X_test" in arrays else None
-    y_test = arrays.get("y_test")
+    y_test = _column(arrays["y_test"]) if "y_test" in arrays else None
     for Xa, ya, xs, ys in ((X, y, "X", "y"), (X_test, y_test, "X_test", "y_test")):
         if Xa is not None and len(Xa) != len(ya):
             raise DataError(f"'{path}': {xs} has {len(Xa)} rows but {ys} has {len(ya)}")
@@ -253,6 +258,11 @@ def _array(archive, key, path) -> np.ndarray:
     if arr.ndim == 0 or len(arr) == 0:
         raise DataError(f"'{path}': array '{key}' is empty")
     return arr
+
+
+def _column(y: np.ndarray) -> np.ndarray:
+    """Targets saved as a column (n, 1) are one target per row."""
+    return y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
 
 
 def _names(archive, key, path) -> list[str]:
