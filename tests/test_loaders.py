@@ -485,6 +485,17 @@ def test_fashion_mnist_is_looked_up_in_nnlab_data_first(tmp_path, monkeypatch):
     assert build({"name": "fashion_mnist", "limit": 15, "test_limit": 5}).X_test.shape == (5, 784)
 
 
+def test_fashion_mnist_where_the_debian_package_put_it(tmp_path, monkeypatch):
+    from nnlab.data import benchmarks
+
+    fake_fashion(tmp_path / "elsewhere")
+    listing = "\n".join(f"{tmp_path}/elsewhere/{n}" for n in ("README", "train-images-idx3-ubyte.gz"))
+    monkeypatch.setattr(benchmarks, "fashion_mnist_folders", lambda: [tmp_path / "a"])
+    monkeypatch.setattr(benchmarks.shutil, "which", lambda name: "/usr/bin/dpkg-query")
+    monkeypatch.setattr(benchmarks.subprocess, "run", lambda *a, **k: type("Done", (), {"stdout": listing})())
+    assert benchmarks.find_fashion_mnist()[0] == tmp_path / "elsewhere" / "train-images-idx3-ubyte.gz"
+
+
 def test_fashion_mnist_absent_says_how_to_get_it(tmp_path, monkeypatch):
     from nnlab.data import benchmarks
 
