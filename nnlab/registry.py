@@ -177,10 +177,17 @@ def _check_type(kind: str, name: str, key: str, value: Any, param: inspect.Param
             ok = ok or isinstance(value, bool)
         elif t is str:
             ok = ok or isinstance(value, str)
+        elif typing.get_origin(t) is typing.Literal:
+            ok = ok or value in typing.get_args(t)
         else:
             ok = True  # containers and other types: the component checks them itself
     if not ok:
-        expected = " or ".join(getattr(t, "__name__", str(t)) for t in allowed)
+        expected = " or ".join(
+            " or ".join(repr(v) for v in typing.get_args(t))
+            if typing.get_origin(t) is typing.Literal
+            else getattr(t, "__name__", str(t))
+            for t in allowed
+        )
         raise RegistryError(f"{kind} '{name}': argument '{key}' must be {expected}, got {value!r}")
 
 
@@ -221,4 +228,6 @@ def _load_builtins() -> None:
         return
     _loaded = True
     import nnlab.components  # noqa: F401
+    import nnlab.data.benchmarks  # noqa: F401
     import nnlab.data.datasets  # noqa: F401
+    import nnlab.data.tabular  # noqa: F401

@@ -33,3 +33,33 @@ def rng():
 @pytest.fixture
 def runs_dir(tmp_path):
     return tmp_path / "runs"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Parsed IDX files go to a cache of the test session, never to the user's ~/.cache."""
+    import os
+
+    old = os.environ.get("NNLAB_CACHE")
+    os.environ["NNLAB_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("NNLAB_CACHE", None)
+    else:
+        os.environ["NNLAB_CACHE"] = old
+
+
+@pytest.fixture
+def fashion_mnist_available():
+    """Skip where Fashion-MNIST is not installed, except where NNLAB_REQUIRE_DATA=1 (CI) demands it."""
+    import os
+
+    from nnlab.data.benchmarks import find_fashion_mnist
+    from nnlab.errors import DataError
+
+    try:
+        return find_fashion_mnist()
+    except DataError as e:
+        if os.environ.get("NNLAB_REQUIRE_DATA") == "1":
+            raise
+        pytest.skip(f"Fashion-MNIST is not installed here: {str(e).splitlines()[0]}")

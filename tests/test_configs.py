@@ -11,7 +11,7 @@ from nnlab.training import train
 ROOT = Path(__file__).parent.parent / "configs"
 CONFIGS = sorted(p for p in ROOT.rglob("*.yaml") if p.parent.name != "sweeps")  # sweep files: test_sweep.py
 
-# config (relative to configs/) → (metric of the final or best epoch, minimum)
+# config (relative to configs/) → (metric of the final epoch, the best epoch or the test split, minimum)
 TARGETS = {
     "xor.yaml": ("train_accuracy", 1.0),
     "moons.yaml": ("val_accuracy", 0.97),
@@ -23,7 +23,16 @@ TARGETS = {
     "catalogue/huber_sine.yaml": ("val_r2", 0.98),
     "catalogue/sse_sine.yaml": ("val_r2", 0.98),
     "catalogue/max_error_sine.yaml": ("val_r2", 0.95),
+    "iris.yaml": ("test_accuracy", 0.93),
+    "digits.yaml": ("test_accuracy", 0.97),
 }
+
+# configs whose full run takes minutes: the every-config check runs them on a subset
+SHORTENED = {"fashion_mnist.yaml": ["data.limit=2000", "data.test_limit=500"]}
+
+
+def _metrics(summary: dict) -> dict:
+    return {**summary["final"], **(summary["best"] or {}).get("metrics", {}), **summary["test"]}
 
 
 def _rel(p):
@@ -34,15 +43,23 @@ def _rel(p):
 def test_config_reaches_its_target(path, runs_dir):
     result = train(load_config(path), runs_dir)
     metric, minimum = TARGETS[_rel(path)]
-    values = {**result.summary["final"], **(result.summary["best"] or {}).get("metrics", {})}
+    values = _metrics(result.summary)
     assert result.status in ("completed", "stopped_early")
     assert values[metric] >= minimum, (metric, values[metric])
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=_rel)
-def test_every_config_runs(path, runs_dir):
-    cfg = load_config(path, ["training.epochs=2"])
+def test_every_config_runs(path, runs_dir, request):
+    if path.name == "fashion_mnist.yaml":
+        request.getfixturevalue("fashion_mnist_available")
+    cfg = load_config(path, ["training.epochs=2", *SHORTENED.get(path.name, [])])
     result = train(cfg, runs_dir)
     assert result.status in ("completed", "stopped_early", "converged")
     summary = json.loads((result.run_dir / "summary.json").read_text())
     assert summary["epochs"] >= 1
+
+
+@pytest.mark.slow  # the full run: about two minutes on two cores
+def test_fashion_mnist_reaches_90_percent(runs_dir, fashion_mnist_available):
+    result = train(load_config(Path(__file__).parent.parent / "configs" / "fashion_mnist.yaml"), runs_dir)
+    assert result.summary["test"]["test_accuracy"] >= 0.90, result.summary["test"]

@@ -23,6 +23,8 @@ class Dataset:
     y_test: np.ndarray | None = None
     #: truth tables: every split is the whole table (four rows cannot be split)
     whole_table: bool = False
+    #: X may hold NaN for missing values, to be filled with the train split's column means
+    impute: bool = False
     info: dict = field(default_factory=dict)
 
     @property
@@ -56,6 +58,8 @@ class Splits:
     n_outputs: int
     feature_names: list[str] | None = None
     class_names: list[str] | None = None
+    #: missing features (NaN) are filled with the train split's column means (csv ``missing: mean``)
+    impute: bool = False
 
     @property
     def n_features(self) -> int:
@@ -128,6 +132,7 @@ def raw_splits(data_cfg, seed: int) -> Splits:
         n_outputs=ds.n_outputs,
         feature_names=ds.feature_names,
         class_names=ds.class_names,
+        impute=ds.impute,
     )
 
 
@@ -162,7 +167,7 @@ def load_splits(data_cfg, seed: int, dtype) -> tuple[Splits, object]:
 
     raw = raw_splits(data_cfg, seed)
     pre = build_preprocessor(data_cfg.preprocess)
-    pre.fit(raw.X_train)
+    pre.fit(raw.X_train, impute=raw.impute)
     return preprocess_splits(raw, pre, dtype), pre
 
 

@@ -7,6 +7,10 @@ Every method is an affine map per feature, x' = (x − shift) · scale, so one p
 - ``standardize``: shift = mean, scale = 1 / std (normalisation; constant features keep scale 1)
 - ``minmax``: shift = min, scale = 1 / (max − min), into [0, 1]
 - ``{name: scale, factor: 255}``: shift 0, scale = 1 / factor
+
+Statistics are computed on the train split only, in float64, a chunk of rows at a time: a uint8 image set
+is never copied whole into float64. A dataset read with ``missing: mean`` also gets ``fill``, the train
+split's column means, which replace missing values in every split and at prediction time.
 """
 
 from __future__ import annotations
@@ -23,41 +27,108 @@ class Preprocessor:
         self.method, self.factor = method, float(factor)
         self.shift: np.ndarray | None = None
         self.scale: np.ndarray | None = None
+        #: per-feature values that replace missing (NaN) entries; None when the data may hold none
+        self.fill: np.ndarray | None = None
 
-    def fit(self, X: np.ndarray) -> Preprocessor:
+    def fit(self, X: np.ndarray, rows: np.ndarray | None = None, impute: bool = False) -> Preprocessor:
+        """Statistics of ``X[rows]`` (the train split), read chunk by chunk in float64.
+
+        With ``impute``, missing entries are first replaced by their column's mean over the same rows, and
+        the statistics are those of the filled data."""
         n = X.shape[1]
+        self.fill = _column_means(X, rows, nan=True) if impute else None
         shift, scale = np.zeros(n), np.ones(n)
         if self.method in ("center", "standardize"):
-            shift = X.mean(axis=0, dtype=np.float64)
+            shift = _column_means(X, rows, fill=self.fill)
         if self.method == "standardize":
-            std = X.std(axis=0, dtype=np.float64)
+            std = np.sqrt(_column_sq_dev(X, rows, shift, fill=self.fill))
             scale = 1.0 / np.where(std > 0, std, 1.0)
         if self.method == "minmax":
-            lo, hi = X.min(axis=0).astype(np.float64), X.max(axis=0).astype(np.float64)
+            lo, hi = _column_range(X, rows, fill=self.fill)
             shift, scale = lo, 1.0 / np.where(hi > lo, hi - lo, 1.0)
         if self.method == "scale":
             scale = np.full(n, 1.0 / self.factor)
         self.shift, self.scale = shift, scale
         return self
 
-    def transform(self, X: np.ndarray, dtype=np.float32, chunk: int = 16384) -> np.ndarray:
-        """(X − shift) · scale in ``dtype``, chunk by chunk so no float64 copy of X is ever held."""
-        out = np.empty(X.shape, dtype=dtype)
+    def transform(self, X: np.ndarray, dtype=np.float32, rows: np.ndarray | None = None) -> np.ndarray:
+        """(X[rows] − shift) · scale in ``dtype``, chunk by chunk, so no float64 (or other) copy of X is held."""
+        n = len(X) if rows is None else len(rows)
+        out = np.empty((n, *X.shape[1:]), dtype=dtype)
         shift, scale = self.shift.astype(dtype), self.scale.astype(dtype)
-        for s in range(0, len(X), chunk):
-            block = out[s : s + chunk]
-            block[...] = X[s : s + chunk]
-            block -= shift
-            block *= scale
+        fill = None if self.fill is None else self.fill.astype(dtype)
+        for s, block in _chunks(X, rows):
+            target = out[s : s + len(block)]
+            target[...] = block
+            if fill is not None:
+                np.copyto(target, fill, where=np.isnan(target))
+            target -= shift
+            target *= scale
         return out
 
     def state(self) -> dict[str, np.ndarray]:
-        return {"preprocess.shift": self.shift, "preprocess.scale": self.scale}
+        state = {"preprocess.shift": self.shift, "preprocess.scale": self.scale}
+        if self.fill is not None:
+            state["preprocess.fill"] = self.fill
+        return state
 
     def load_state(self, arrays: dict[str, np.ndarray]) -> Preprocessor:
         self.shift = np.asarray(arrays["preprocess.shift"], dtype=np.float64)
         self.scale = np.asarray(arrays["preprocess.scale"], dtype=np.float64)
+        fill = arrays.get("preprocess.fill")
+        self.fill = None if fill is None else np.asarray(fill, dtype=np.float64)
         return self
+
+
+_CHUNK_VALUES = 1 << 20  # values per chunk: 8 MB in float64, whatever the width of X
+
+
+def _chunks(X: np.ndarray, rows: np.ndarray | None):
+    """(start, block) over X's rows (or ``X[rows]``), each block a small copy of at most ~1M values."""
+    n = len(X) if rows is None else len(rows)
+    step = max(1, _CHUNK_VALUES // max(1, int(np.prod(X.shape[1:]))))
+    for s in range(0, n, step):
+        yield s, (X[s : s + step] if rows is None else np.take(X, rows[s : s + step], axis=0))
+
+
+def _float_chunks(X, rows, fill=None):
+    for _, block in _chunks(X, rows):
+        block = block.astype(np.float64)
+        if fill is not None:
+            np.copyto(block, fill, where=np.isnan(block))
+        yield block
+
+
+def _column_means(X, rows, fill=None, nan=False) -> np.ndarray:
+    """Column means; with ``nan``, over the present (non-NaN) entries only (0 for an all-missing column)."""
+    total, count = np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    for block in _float_chunks(X, rows, fill):
+        if nan:
+            present = ~np.isnan(block)
+            total += np.where(present, block, 0.0).sum(axis=0)
+            count += present.sum(axis=0)
+        else:
+            total += block.sum(axis=0)
+            count += len(block)
+    return total / np.maximum(count, 1)
+
+
+def _column_sq_dev(X, rows, mean, fill=None) -> np.ndarray:
+    """Population variance Σ(x − mean)²/n per column, the mean known (a second pass: exact, stable)."""
+    total, n = np.zeros(X.shape[1]), 0
+    for block in _float_chunks(X, rows, fill):
+        block -= mean
+        total += np.einsum("ij,ij->j", block, block)
+        n += len(block)
+    return total / max(n, 1)
+
+
+def _column_range(X, rows, fill=None) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = np.full(X.shape[1], np.inf), np.full(X.shape[1], -np.inf)
+    for block in _float_chunks(X, rows, fill):
+        np.minimum(lo, block.min(axis=0), out=lo)
+        np.maximum(hi, block.max(axis=0), out=hi)
+    return lo, hi
 
 
 def _parse(spec) -> tuple[str, float]:
