@@ -22,8 +22,13 @@ def is_weight(key: str) -> bool:
     return key == "weights" or key.endswith(".W")
 
 
+FLUSH_EVERY = 16  # steps between flushes of decaying state towards zero (see Optimizer.flush_subnormals)
+
+
 class Optimizer:
     slots: tuple[str, ...] = ()
+    #: state that decays geometrically where the gradient is zero (a pixel that is always 0, a dead unit)
+    decaying: tuple[str, ...] = ()
 
     def __init__(self, lr: float = 0.01):
         if not lr > 0:
@@ -43,7 +48,11 @@ class Optimizer:
     def step(self, params, grads, lr):
         self.t += 1
         for key, p in params.items():
-            self.update(p, grads[key], lr, self._state(key, p), key)
+            st = self._state(key, p)
+            self.update(p, grads[key], lr, st, key)
+            if self.decaying and self.t % FLUSH_EVERY == 0:
+                for slot in self.decaying:
+                    flush_subnormals(st[slot])
 
     def update(self, p, g, lr, st, key):
         raise NotImplementedError
@@ -65,6 +74,21 @@ class Optimizer:
     def __repr__(self):
         args = ", ".join(f"{k}={v}" for k, v in vars(self).items() if k not in ("state", "t"))
         return f"{type(self).__name__}({args})"
+
+
+def flush_subnormals(a: np.ndarray) -> None:
+    """Set to zero, in place, the entries too small to matter before they decay into subnormal numbers.
+
+    A moment that only decays (m ← β m where the gradient is always 0) reaches the subnormal range after a
+    few hundred steps, and arithmetic on subnormals is ~10× slower on x86: Adam's step on Fashion-MNIST went
+    from 0.7 to 9 ms. (a + c) − c rounds every |a| below c·2⁻ᵖ to exactly 0 (p the mantissa bits) and leaves
+    larger entries as they were, to within c·2⁻ᵖ; with c = tiny·2^(p+12) that threshold is 2¹¹ times the
+    smallest normal number, which a factor 0.9 per step takes ~70 steps to cross, so flushing every
+    FLUSH_EVERY steps keeps the state normal. Deterministic, so resumes stay exact."""
+    info = np.finfo(a.dtype)
+    c = a.dtype.type(info.tiny * 2.0 ** (info.nmant + 12))
+    a += c
+    a -= c
 
 
 def _divide_by_root(p, g, acc, scratch, lr, eps):
@@ -89,6 +113,7 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
         self.slots = ("velocity",) if momentum else ()
+        self.decaying = self.slots
 
     def update(self, p, g, lr, st, key):
         s = st["_scratch"]
@@ -112,6 +137,7 @@ class RMSprop(Optimizer):
     """RMSprop: s ← ρs + (1 − ρ)g², w ← w − α g / (√s + ε) (deck 001)."""
 
     slots = ("sq",)
+    decaying = ("sq",)
 
     def __init__(self, lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8):
         super().__init__(lr)
@@ -148,6 +174,7 @@ class Adam(Optimizer):
     """Adam: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − α m̂ / (√v̂ + ε) (deck 001)."""
 
     slots = ("m", "v")
+    decaying = ("m", "v")
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         super().__init__(lr)
