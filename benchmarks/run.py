@@ -43,7 +43,9 @@ def machine() -> dict:
     from threadpoolctl import threadpool_info
 
     blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    b = blas[0] if blas else {}
+    # numpy's own BLAS, not the copy PyTorch or scikit-learn may bring along
+    ours = [i for i in blas if "numpy" in i.get("filepath", "")] or blas
+    b = ours[0] if ours else {}
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -313,43 +315,47 @@ def main() -> None:
         f"{info['cpus']} CPUs, {info['blas']}, {info['threads']} BLAS threads, numpy {info['numpy']}, "
         f"Python {info['python']}. Seconds are medians over epochs after a warm-up epoch.\n"
     ]
+    parts = {}
     if "ceiling" in sections:
         rows = ceiling(batches)
         save("ceiling", rows)
-        report += ["## Matrix-multiply ceiling (the 8 products of a 784-256-128-10 step)\n", table(rows), ""]
+        parts["ceiling"] = ["## Matrix-multiply ceiling (the 8 products of a 784-256-128-10 step)\n", table(rows)]
     if "fashion" in sections:
         rows, acc = fashion(batches, 2 if q else 3, 2 if q else 10, ["adam", "sgd"])
         save("fashion", rows)
         save("fashion_accuracy", acc)
-        report += [
+        parts["fashion"] = [
             "## Fashion-MNIST, 784-256-128-10, ReLU, softmax cross-entropy, float32\n",
             table(rows),
             "",
             "Test accuracy, Adam lr 1e-3, batch 128:\n",
             table(acc),
-            "",
         ]
     if "small" in sections:
         rows = [xor(1000 if q else 10000)]
         save("xor", rows)
         d = [digits(10 if q else 100)]
         save("digits", d)
-        report += [
+        parts["small"] = [
             "## XOR 2-8-1, tanh / sigmoid, full batch\n",
             table(rows),
             "",
             "## Digits 64-128-10, batch 32, Adam\n",
             table(d),
-            "",
         ]
     if "memory" in sections:
         rows = memory()
         save("memory", rows)
-        report += ["## Peak memory, one Fashion-MNIST epoch (separate processes)\n", table(rows), ""]
+        parts["memory"] = ["## Peak memory, one Fashion-MNIST epoch (separate processes)\n", table(rows)]
     if "startup" in sections:
         rows = startup()
         save("startup", rows)
-        report += ["## Start-up\n", table(rows), ""]
+        parts["startup"] = ["## Start-up\n", table(rows)]
+    for name, lines in parts.items():  # each section kept in its own file, so --only refreshes just that one
+        (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    for name in ("ceiling", "fashion", "small", "memory", "startup"):
+        if (RESULTS / f"{name}.md").exists():
+            report += [(RESULTS / f"{name}.md").read_text()]
     text = "\n".join(report)
     (RESULTS / "RESULTS.md").write_text(text + "\n")
     print(text)

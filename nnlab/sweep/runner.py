@@ -140,9 +140,13 @@ class _Local:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        self.pool = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
-        )
+        # forkserver: one server process imports nnlab once and every worker is a cheap fork of it; safer
+        # than forking this process (its BLAS and display threads), faster than spawning fresh interpreters
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(method)
+        if method == "forkserver":
+            context.set_forkserver_preload(["nnlab.sweep.runner", "nnlab.training.trainer", "pandas"])
+        self.pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
         self.slots = workers
 
     def submit(self, spec):
