@@ -71,10 +71,10 @@ def sweep(sweep_file, trials, workers, dask_address, threads, runs_dir, resume_d
     live = None if quiet or as_json or not sys.stderr.isatty() else _LiveTable()
     import signal
 
-    def _terminate(signum, frame):  # SIGTERM stops the sweep like Ctrl-C
+    def _stop(signum, frame):  # Ctrl-C and SIGTERM stop the sweep cleanly (also where SIGINT came ignored)
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         if live:
             live.start()
@@ -87,7 +87,8 @@ def sweep(sweep_file, trials, workers, dask_address, threads, runs_dir, resume_d
         error(str(e))
         raise SystemExit(130) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         if live:
             live.stop()
     from pathlib import Path
