@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -21,13 +22,20 @@ from nnlab.registry import registry
 Spec = Union[str, dict[str, Any]]
 
 
+@contextmanager
+def _as_value_error(prefix: str = ""):
+    """Registry errors raised inside a validator become pydantic's ValueError, so they get the dotted path."""
+    try:
+        yield
+    except NnlabError as e:
+        raise ValueError(f"{prefix}{e}") from None
+
+
 def _check_spec(kind: str, spec, **kw):
     if spec is None:
         return spec
-    try:
+    with _as_value_error():
         registry(kind).check(spec, **kw)
-    except NnlabError as e:
-        raise ValueError(str(e)) from None
     return spec
 
 
@@ -61,10 +69,8 @@ class DataConfig(_Model):
     @model_validator(mode="after")
     def _dataset_args(self):
         extra = dict(self.model_extra or {})
-        try:
+        with _as_value_error():
             registry("dataset").check({"name": self.name, **extra}, exclude=("rng",))
-        except NnlabError as e:
-            raise ValueError(str(e)) from None
         return self
 
     @field_validator("preprocess")
@@ -114,10 +120,8 @@ class ModelConfig(_Model):
         for i, spec in enumerate(v or []):
             if "type" not in spec:
                 raise ValueError(f"[{i}] needs a 'type' (one of: {', '.join(registry('layer').names())}), got {spec}")
-            try:
+            with _as_value_error(f"[{i}] "):
                 registry("layer").check({"name": spec["type"], **{k: x for k, x in spec.items() if k != "type"}})
-            except NnlabError as e:
-                raise ValueError(f"[{i}] {e}") from None
         return v
 
     @model_validator(mode="after")
@@ -208,10 +212,8 @@ class Config(_Model):
     def _schedule(cls, v):
         from nnlab.components.schedules import check_schedule
 
-        try:
+        with _as_value_error():
             check_schedule(v)
-        except NnlabError as e:
-            raise ValueError(str(e)) from None
         return v
 
     @field_validator("regularization")

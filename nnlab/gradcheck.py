@@ -118,13 +118,8 @@ def gradcheck(
         return value + sum(r.penalty(w) for r in penalties) if w is not None else value
 
     # analytic: the training path itself (fused loss where the trainer fuses), plus the penalties
-    split = net.fused_split(loss)
-    out = net.forward(x, training=True, upto=split)
-    if split is not None:
-        value, grad = loss.fused(out, y, net.layers[split].activation)
-    else:
-        value, grad = loss.value_and_grad(out, y)
-    grad_x = net.backward(grad, upto=split).copy()
+    _, _, grad_x = net.loss_and_backward(x, y, loss, input_grad=True)
+    grad_x = grad_x.copy()
     if penalties:
         for r in penalties:
             r.add_grad(net.params["weights"], net.grads["weights"])

@@ -112,19 +112,20 @@ class Network:
             return len(self.layers) - 1
         return None
 
-    def loss_and_backward(self, x, y, loss) -> tuple[float, np.ndarray]:
+    def loss_and_backward(self, x, y, loss, input_grad: bool = False):
         """One training pass: forward in training mode, the loss, backward.
 
         Returns the batch loss and the forward output (logits where the loss is fused with the output
-        activation; a reused buffer)."""
+        activation; a reused buffer), and with ``input_grad`` also ∂J/∂x (gradcheck's input check; the first
+        layer must then have ``need_input_grad`` set)."""
         split = self.fused_split(loss)
         out = self.forward(x, training=True, upto=split)
         if split is not None:
             value, grad = loss.fused(out, y, self.layers[split].activation)
         else:
             value, grad = loss.value_and_grad(out, y)
-        self.backward(grad, upto=split)
-        return value, out
+        grad_x = self.backward(grad, upto=split)
+        return (value, out, grad_x) if input_grad else (value, out)
 
     def predict(self, x, batch_size: int = 8192) -> np.ndarray:
         """Outputs for ``x`` in evaluation mode, computed in large batches (a new array)."""

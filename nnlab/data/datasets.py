@@ -50,6 +50,12 @@ def _check_n(n_samples, classes=1):
         raise ValueError(f"n_samples must be an integer ≥ {2 * classes}, got {n_samples!r}")
 
 
+def _check_classes(classes) -> int:
+    if not isinstance(classes, int) or isinstance(classes, bool) or classes < 2:
+        raise ValueError(f"classes must be an integer ≥ 2, got {classes!r}")
+    return classes
+
+
 def _per_class(n, k):
     return [n // k + (1 if i < n % k else 0) for i in range(k)]
 
@@ -59,9 +65,7 @@ def blobs(
     rng, n_samples: int = 300, classes: int = 2, features: int = 2, noise: float = 1.0, spread: float = 5.0
 ) -> Dataset:
     """Gaussian clusters around centres `spread` apart: linearly separable for small noise (deck 000)."""
-    if not isinstance(classes, int) or classes < 2:
-        raise ValueError(f"classes must be an integer ≥ 2, got {classes!r}")
-    _check_n(n_samples, classes)
+    _check_n(n_samples, _check_classes(classes))
     angles = 2 * np.pi * np.arange(classes) / classes
     centres = np.zeros((classes, features))
     centres[:, 0] = spread * np.cos(angles)
@@ -110,9 +114,7 @@ def circles(rng, n_samples: int = 500, noise: float = 0.05, factor: float = 0.5)
 @DATASETS.register("spirals")
 def spirals(rng, n_samples: int = 600, classes: int = 3, noise: float = 0.1, turns: float = 0.75) -> Dataset:
     """Interleaved spiral arms, one class per arm (the cs231n toy problem)."""
-    if not isinstance(classes, int) or classes < 2:
-        raise ValueError(f"classes must be an integer ≥ 2, got {classes!r}")
-    _check_n(n_samples, classes)
+    _check_n(n_samples, _check_classes(classes))
     Xs, ys = [], []
     for c, n in enumerate(_per_class(n_samples, classes)):
         r = np.linspace(0.05, 1, n)
