@@ -22,7 +22,11 @@ import sys
 import time
 from pathlib import Path
 
+# isort: off
+import nnlab  # noqa: F401  (before NumPy, as in `nnlab train`: it sets how long OpenBLAS's idle threads spin)
 import numpy as np
+
+# isort: on
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -51,6 +55,7 @@ def machine() -> dict:
         "numpy": np.__version__,
         "blas": f"{b.get('internal_api', '?')} {b.get('version', '?')} ({b.get('architecture', '?')})",
         "threads": b.get("num_threads"),
+        "openblas_thread_timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
         "cpus": os.cpu_count(),
         "processor": platform.processor() or platform.machine(),
     }
@@ -313,7 +318,8 @@ def main() -> None:
     report = [
         f"# nnlab benchmarks\n\n`python benchmarks/run.py{' --quick' if q else ''}` on {info['processor']}, "
         f"{info['cpus']} CPUs, {info['blas']}, {info['threads']} BLAS threads, numpy {info['numpy']}, "
-        f"Python {info['python']}. Seconds are medians over epochs after a warm-up epoch.\n"
+        f"Python {info['python']}, OPENBLAS_THREAD_TIMEOUT={info['openblas_thread_timeout']}. Seconds are medians "
+        "over epochs after a warm-up epoch.\n"
     ]
     parts = {}
     if "ceiling" in sections:

@@ -4,6 +4,10 @@
 moments) per key, allocated on the first step and updated in place with one scratch buffer per key, so a
 step allocates nothing. The trainer passes the network's parameters as two flat buffers, ``weights`` and
 ``others`` (biases, batch-norm γ/β, PReLU α), so each update is a handful of vector operations.
+
+Every update is elementwise, so ``step`` hands it pieces of the buffers (``nnlab.parallel.split``): one
+per core for a long buffer, cache-sized blocks on one core. ``update`` sees views of the same range of the
+parameter, its gradient, its state and the scratch buffer; the result does not depend on the cut.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import math
 
 import numpy as np
 
+from nnlab import parallel
 from nnlab.registry import REGISTRIES
 
 OPTIMIZERS = REGISTRIES["optimizer"]
@@ -22,7 +27,6 @@ def is_weight(key: str) -> bool:
     return key == "weights" or key.endswith(".W")
 
 
-ADAM_BLOCK = 1 << 16  # entries per block of Adam's update: its five arrays of float32 fit a 2 MB cache
 FLUSH_EVERY = 16  # steps between flushes of decaying state towards zero (see Optimizer.flush_subnormals)
 
 
@@ -48,14 +52,26 @@ class Optimizer:
 
     def step(self, params, grads, lr):
         self.t += 1
+        flush = self.decaying if self.t % FLUSH_EVERY == 0 else ()
         for key, p in params.items():
-            st = self._state(key, p)
-            self.update(p, grads[key], lr, st, key)
-            if self.decaying and self.t % FLUSH_EVERY == 0:
-                for slot in self.decaying:
-                    flush_subnormals(st[slot])
+            st, g = self._state(key, p), grads[key]
+            if p.ndim != 1:  # a parameter that is not a flat buffer (a test, a notebook): one piece
+                self._piece(p, g, lr, st, key, flush)
+                continue
+
+            def piece(a, b, p=p, g=g, st=st, key=key):
+                self._piece(p[a:b], g[a:b], lr, {k: v[a:b] for k, v in st.items()}, key, flush)
+
+            parallel.split(piece, p.size)
+
+    def _piece(self, p, g, lr, st, key, flush):
+        self.update(p, g, lr, st, key)
+        for slot in flush:
+            flush_subnormals(st[slot])
 
     def update(self, p, g, lr, st, key):
+        """Update ``p`` in place from ``g`` (views of one piece of a flat buffer, or whole arrays) with the
+        state arrays ``st`` of the same shape (``st["_scratch"]`` is free work space)."""
         raise NotImplementedError
 
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
@@ -192,27 +208,18 @@ class Adam(Optimizer):
         root = math.sqrt(1 - self.beta2**self.t)
         step, eps = t(lr * root / (1 - self.beta1**self.t)), t(self.eps * root)
         m, v, s = st["m"], st["v"], st["_scratch"]
-        # in blocks that stay in the CPU's cache across the twelve passes, instead of twelve trips to memory
-        for a in range(0, p.size, ADAM_BLOCK):
-            pb, gb, mb, vb, sb = (
-                p[a : a + ADAM_BLOCK],
-                g[a : a + ADAM_BLOCK],
-                m[a : a + ADAM_BLOCK],
-                v[a : a + ADAM_BLOCK],
-                s[a : a + ADAM_BLOCK],
-            )
-            mb *= b1
-            np.multiply(gb, t(1) - b1, out=sb)
-            mb += sb
-            vb *= b2
-            np.multiply(gb, gb, out=sb)
-            sb *= t(1) - b2
-            vb += sb
-            np.sqrt(vb, out=sb)
-            sb += eps
-            np.divide(mb, sb, out=sb)
-            sb *= step
-            pb -= sb
+        m *= b1
+        np.multiply(g, t(1) - b1, out=s)
+        m += s
+        v *= b2
+        np.multiply(g, g, out=s)
+        s *= t(1) - b2
+        v += s
+        np.sqrt(v, out=s)
+        s += eps
+        np.divide(m, s, out=s)
+        s *= step
+        p -= s
 
 
 @OPTIMIZERS.register("adamw")

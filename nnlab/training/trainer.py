@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab import __version__
+from nnlab import __version__, parallel
 from nnlab.checkpoint import save_checkpoint, subset
 from nnlab.components.regularizers import build_regularizers
 from nnlab.components.schedules import build_schedule
@@ -77,6 +77,7 @@ class Trainer:
         n_out = output_units(self.loss, self.splits, cfg)
         self.net = build_network(cfg, self.splits.n_features, n_out, rng["init"], self.dropout_rng)
         self.optimizer = registry("optimizer").build(cfg.optimizer)
+        parallel.refresh()  # the optimizer's update uses as many threads as BLAS may, now
         # training.rule: backprop, or the perceptron / ADALINE rules of deck 002 (training/rules.py)
         self.rule = build_rule(cfg, self.net, self.loss, self.splits.task, self.optimizer.lr)
         n = len(self.splits.X_train)

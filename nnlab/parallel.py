@@ -1,0 +1,137 @@
+"""Elementwise work split across the cores that BLAS uses.
+
+A matmul runs on every core (BLAS threads); a NumPy ufunc runs on one, but releases the GIL while it loops.
+The largest elementwise cost of an epoch is the optimizer's update over the flat parameter buffers (Adam:
+a dozen passes over every parameter, ~0.5 ms a step on Fashion-MNIST's 235 k weights), so ``split`` cuts
+such a buffer into contiguous pieces, one per thread, and runs the same function on each: the update took
+0.28 ms on two cores instead of 0.52 ms on one. Every element sees exactly the same arithmetic whatever
+the cut, so results are bit-identical for any number of threads (resumes and seeds stay exact).
+
+The thread count follows BLAS's (threadpoolctl), read when a trainer is built: a sweep worker limited to
+one BLAS thread splits nothing. ``limit(n)`` sets it explicitly. Small arrays are never split: below
+``MIN_PIECE`` elements a piece costs more to hand to a thread than to compute.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import queue
+import threading
+from collections.abc import Callable
+
+MIN_PIECE = 1 << 15  # elements: the smallest piece worth a thread hand-off (~20 µs)
+BLOCK = 1 << 16  # elements: on one thread, work through long buffers in blocks that stay in the cache
+ALIGN = 16  # piece boundaries on multiples of 16 elements (64 bytes of float32: whole cache lines)
+
+_limit: int | None = None
+_tasks = None  # the worker threads' queue of pieces
+_started = 0
+_blas: int | None = None  # BLAS's thread count, read by refresh()
+_lock = threading.Lock()
+
+
+def threads() -> int:
+    """How many threads a split may use: ``limit``'s value, else BLAS's thread count as ``refresh`` read it."""
+    if _limit is not None:
+        return _limit
+    if _blas is None:
+        refresh()
+    return _blas
+
+
+def refresh() -> int:
+    """Read BLAS's thread count again (the trainer does, when it is built: a ``threadpool_limits`` block
+    around a run applies to its splits too). Asking BLAS on every step would cost more than it saves."""
+    global _blas
+    try:
+        import numpy  # noqa: F401  (loads the BLAS to be found)
+        from threadpoolctl import ThreadpoolController
+
+        counts = [c.num_threads for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+    except Exception:  # a BLAS threadpoolctl does not know: one thread, never wrong
+        counts = []
+    _blas = max([1, *counts])
+    return _blas
+
+
+@contextlib.contextmanager
+def limit(n: int | None):
+    """Use at most ``n`` threads for splits inside the block (None: follow BLAS again)."""
+    global _limit
+    before, _limit = _limit, (None if n is None else max(1, int(n)))
+    try:
+        yield
+    finally:
+        _limit = before
+
+
+@functools.lru_cache(maxsize=64)
+def _pieces(n: int, threads: int) -> tuple[tuple[tuple[int, int], ...], bool]:
+    parts = min(threads, n // MIN_PIECE)
+    if parts <= 1:
+        return tuple((a, min(a + BLOCK, n)) for a in range(0, n, BLOCK)) or ((0, 0),), False
+    size = -(-n // parts // ALIGN) * ALIGN
+    cuts = [min(i * size, n) for i in range(parts)] + [n]
+    return tuple((a, b) for a, b in zip(cuts, cuts[1:]) if b > a), True
+
+
+def pieces(n: int) -> tuple[tuple[tuple[int, int], ...], bool]:
+    """The ranges ``[a, b)`` that ``split`` hands out for ``n`` elements, and whether they run in parallel:
+    one per thread where each holds at least MIN_PIECE elements, else blocks of BLOCK on this thread."""
+    return _pieces(n, threads())
+
+
+def split(fn: Callable[[int, int], None], n: int) -> None:
+    """Run ``fn(a, b)`` over ``pieces(n)``: in parallel, the first piece on this thread and the others on
+    worker threads, returning when all are done (an exception in any piece is raised here)."""
+    ranges, parallel = pieces(n)
+    if not parallel:
+        for a, b in ranges:
+            fn(a, b)
+        return
+    tasks = _workers(len(ranges) - 1)
+    done = queue.SimpleQueue()
+    for a, b in ranges[1:]:
+        tasks.put((fn, a, b, done))
+    try:
+        fn(*ranges[0])
+    finally:
+        errors = [done.get() for _ in ranges[1:]]  # waits for every piece, even when one failed
+    for e in errors:
+        if e is not None:
+            raise e
+
+
+def _workers(n: int) -> queue.SimpleQueue:
+    """The task queue of at least ``n`` worker threads, started on first use. A SimpleQueue hands a piece
+    over in ~12 µs, a ThreadPoolExecutor in ~30 µs (a step of Adam at batch 128 takes ~700 µs)."""
+    global _tasks, _started
+    with _lock:
+        if _tasks is None:
+            _tasks, _started = queue.SimpleQueue(), 0
+        while _started < n:
+            threading.Thread(target=_work, args=(_tasks,), name=f"nnlab-{_started}", daemon=True).start()
+            _started += 1
+    return _tasks
+
+
+def _work(tasks: queue.SimpleQueue) -> None:
+    while True:
+        fn, a, b, done = tasks.get()
+        try:
+            fn(a, b)
+        except BaseException as e:  # handed to the caller of split, which raises it
+            done.put(e)
+        else:
+            done.put(None)
+
+
+def _after_fork() -> None:
+    """A forked child has none of the parent's threads: start afresh (sweep workers fork)."""
+    global _tasks, _started, _blas, _lock
+    _tasks, _started, _blas, _lock = None, 0, None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
