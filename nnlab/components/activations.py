@@ -78,9 +78,10 @@ class ReLU(Activation):
         return np.maximum(z, 0, out=out)
 
     def backward(self, z, a, grad_a, out=None):
-        # a = max(z, 0) ≥ 0, so sign(a) is the 0/1 derivative, in a's own dtype: multiplying by a boolean
-        # mask instead would make NumPy allocate a casting buffer on every call
-        mask = np.sign(a, out=self._scratch("mask", a.shape, a.dtype))
+        # φ'(z) = [a > 0] (a = max(z, 0), and φ'(0) = 0) as a boolean mask: a byte per entry to write and
+        # read instead of four, half the time of a float mask; NumPy converts it to grad's dtype in a small
+        # fixed buffer (8192 entries) whatever the batch size
+        mask = np.greater(a, 0, out=self._scratch("mask", a.shape, np.bool_))
         return np.multiply(grad_a, mask, out=out)
 
 

@@ -226,8 +226,12 @@ class CrossEntropy(Loss):
         m = len(z)
         target = np.asarray(target)
         c = z.dtype.type(activation.c)
-        g = np.multiply(z, c, out=scratch(self, "g", z.shape, z.dtype))  # s = c z
-        g -= g.max(axis=1, keepdims=True)  # s − max s: exp never overflows
+        g = scratch(self, "g", z.shape, z.dtype)
+        if c == 1:
+            np.subtract(z, z.max(axis=1, keepdims=True), out=g)  # s − max s: exp never overflows
+        else:
+            np.multiply(z, c, out=g)  # s = c z
+            g -= g.max(axis=1, keepdims=True)
         if target.ndim == 2:  # soft / one-hot targets: Σⱼ yⱼ (lse − sⱼ)
             shifted = g.copy()
             np.exp(g, out=g)
@@ -235,16 +239,18 @@ class CrossEntropy(Loss):
             value = float(np.sum(target * (np.log(total) - shifted)) / m)
             g /= total
             g -= target
-        else:
-            # −ln softmax_y = lse − s_y = ln Σ e^(s − max) − (s_y − max): stable for logits of ±1000
-            rows = _rows(self, m)
-            picked = g[rows, target]
-            np.exp(g, out=g)
-            total = g.sum(axis=1, keepdims=True)
-            value = float(np.mean(np.log(total[:, 0]) - picked))
-            g /= total
-            g[rows, target] -= 1
-        g *= c / z.dtype.type(m)
+            g *= c / z.dtype.type(m)
+            return value, g
+        # −ln softmax_y = lse − s_y = ln Σ e^(s − max) − (s_y − max): stable for logits of ±1000
+        rows = _rows(self, m)
+        picked = g[rows, target]
+        np.exp(g, out=g)
+        total = g.sum(axis=1, keepdims=True)
+        value = float((np.log(total).sum() - picked.sum()) / m)
+        # c (softmax − onehot)/m: one pass scales e^s by c/(m Σ e^s), then c/m comes off each target entry
+        np.divide(c / z.dtype.type(m), total, out=total)
+        g *= total
+        g[rows, target] -= c / z.dtype.type(m)
         return value, g
 
 
