@@ -18,9 +18,21 @@ def weights_of(sizes: list[int]) -> int:
 
 # ----------------------------------------------------------------------------------------------- nnlab
 def nnlab_epochs(
-    data: dict, hidden, optimizer: dict, batch_size, epochs: int, activation="relu", loss=None, output=None, seed=0
+    data: dict,
+    hidden,
+    optimizer: dict,
+    batch_size,
+    epochs: int,
+    activation="relu",
+    loss=None,
+    output=None,
+    seed=0,
+    between=None,
 ):
-    """nnlab's own Trainer (the code path of `nnlab train`, without rendering), one epoch per next()."""
+    """nnlab's own Trainer (the code path of `nnlab train`, without rendering). Returns the trainer, its
+    result and each epoch's seconds, from the epoch's start to its end (its metrics included, the run
+    folder's writes, at most once a second, not). ``between(trainer)``, called after each epoch, is where
+    the other frameworks run theirs, so that all of them meet the machine's load alike."""
     from nnlab.config import validate
     from nnlab.training.callbacks import Callback
     from nnlab.training.trainer import Trainer
@@ -35,20 +47,23 @@ def nnlab_epochs(
         **({"loss": loss} if loss else {}),
     }
 
-    class Yield(Callback):
+    class Clock(Callback):
         def __init__(self):
-            self.marks = []
+            self.times = []
+
+        def on_epoch_begin(self, trainer, epoch):
+            self.start = time.perf_counter()
 
         def on_epoch_end(self, trainer, epoch, row):
-            self.marks.append(time.perf_counter())
+            self.times.append(time.perf_counter() - self.start)
+            if between is not None:
+                between(trainer)
 
-    cb = Yield()
+    clock = Clock()
     with tempfile.TemporaryDirectory() as runs:
-        trainer = Trainer(validate(raw), runs, callbacks=[cb])
-        start = time.perf_counter()
+        trainer = Trainer(validate(raw), runs, callbacks=[clock])
         result = trainer.fit()
-    times = np.diff([start, *cb.marks])
-    return trainer, result, times
+    return trainer, result, np.array(clock.times)
 
 
 # ---------------------------------------------------------------------------------------------- PyTorch

@@ -3,8 +3,9 @@
     python benchmarks/run.py            # everything (about 10 minutes on 2 cores)
     python benchmarks/run.py --quick    # fewer epochs and batch sizes (about 2 minutes)
 
-Every comparison runs its frameworks in one process, interleaved epoch by epoch, so that a busy machine
-slows them alike; the ratios are what to read. Writes benchmarks/results/*.csv and RESULTS.md.
+Every comparison runs its frameworks in one process on the same arrays; on Fashion-MNIST they take turns
+epoch by epoch (nnlab, PyTorch, scikit-learn, nnlab, ...), so that a busy machine slows them alike. The
+ratios are what to read. Writes benchmarks/results/*.csv and RESULTS.md.
 Needs the bench extra: pip install -e ".[bench]".
 """
 
@@ -120,16 +121,27 @@ def fashion(batches, epochs, accuracy_epochs, optimizers) -> tuple[list[dict], l
         lr = 1e-3 if opt_name == "adam" else 0.01
         for batch in batches:
             times = {"nnlab": [], "pytorch": [], "sklearn": []}
-            trainer, _, t_nn = nnlab_epochs(FASHION, [256, 128], {"name": opt_name, "lr": lr}, batch, epochs + 1)
-            times["nnlab"] = list(t_nn[1:])
+            others = {}
+
+            def between(trainer, opt_name=opt_name, lr=lr, batch=batch, times=times, others=others):
+                """After each nnlab epoch, one epoch of PyTorch and one of scikit-learn on the same arrays."""
+                if not others:
+                    s = trainer.splits
+                    others["pytorch"] = torch_epochs(s.X_train, s.y_train, SIZES, opt_name, lr, batch, epochs + 1)
+                    others["sklearn"] = sklearn_epochs(
+                        s.X_train, s.y_train, [256, 128], opt_name, lr, batch, epochs + 1
+                    )
+                for name, run in others.items():
+                    times[name].append(next(run)[0])
+
+            trainer, _, t_nn = nnlab_epochs(
+                FASHION, [256, 128], {"name": opt_name, "lr": lr}, batch, epochs + 1, between=between
+            )
+            times["nnlab"] = list(t_nn)
+            times = {k: v[1:] for k, v in times.items()}  # the first epoch of each warms up
             if data is None:
                 s = trainer.splits
                 data = (s.X_train, s.y_train, s.X_test, s.y_test)
-            X, y = data[0], data[1]
-            for secs, _ in list(torch_epochs(X, y, SIZES, opt_name, lr, batch, epochs + 1))[1:]:
-                times["pytorch"].append(secs)
-            for secs, _ in list(sklearn_epochs(X, y, [256, 128], opt_name, lr, batch, epochs + 1))[1:]:
-                times["sklearn"].append(secs)
             med = {k: statistics.median(v) for k, v in times.items()}
             rows.append(
                 {
@@ -327,7 +339,7 @@ def main() -> None:
         save("ceiling", rows)
         parts["ceiling"] = ["## Matrix-multiply ceiling (the 8 products of a 784-256-128-10 step)\n", table(rows)]
     if "fashion" in sections:
-        rows, acc = fashion(batches, 2 if q else 3, 2 if q else 10, ["adam", "sgd"])
+        rows, acc = fashion(batches, 2 if q else 5, 2 if q else 10, ["adam", "sgd"])
         save("fashion", rows)
         save("fashion_accuracy", acc)
         parts["fashion"] = [
