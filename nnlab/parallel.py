@@ -52,7 +52,8 @@ def refresh() -> int:
         counts = [c.num_threads for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
     except Exception:  # a BLAS threadpoolctl does not know: one thread, never wrong
         counts = []
-    _blas = max([1, *counts])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    _blas = max(1, min(max([1, *counts]), cores))  # never more threads than the cores this process may use
     return _blas
 
 
