@@ -103,3 +103,18 @@ def test_a_forked_child_starts_its_own_workers():
         os.close(w)
         assert os.read(r, 1) == b"1"
         os.waitpid(pid, 0)
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "4"), ("28", "28")])
+def test_import_nnlab_puts_openblas_idle_threads_to_sleep_unless_the_user_chose(preset, expected):
+    """OpenBLAS reads OPENBLAS_THREAD_TIMEOUT when it loads: `import nnlab` (before NumPy) sets it, never over
+    a value already in the environment."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    if preset:
+        env["OPENBLAS_THREAD_TIMEOUT"] = preset
+    code = "import nnlab, os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
