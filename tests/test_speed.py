@@ -35,7 +35,7 @@ def test_steady_state_training_allocates_no_arrays_per_batch(act, opt, runs_dir)
             np.take(y, idx, axis=0, out=yb, mode="clip")
             t.train_step(xb, yb, 0.001)
 
-    batches(3)  # the first steps allocate the buffers, once
+    batches(50)  # the first steps allocate the buffers, once, and warm NumPy's small caches of array metadata
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from nnlab import parallel
+from nnlab import blas, parallel
 from nnlab.registry import REGISTRIES
 
 OPTIMIZERS = REGISTRIES["optimizer"]
@@ -55,6 +55,10 @@ class Optimizer:
         flush = self.decaying if self.t % FLUSH_EVERY == 0 else ()
         for key, p in params.items():
             st, g = self._state(key, p), grads[key]
+            if self.update_blas(p, g, lr, st, key):  # the whole buffer in BLAS calls, on BLAS's own threads
+                for slot in flush:
+                    flush_subnormals(st[slot])
+                continue
             if p.ndim != 1:  # a parameter that is not a flat buffer (a test, a notebook): one piece
                 self._piece(p, g, lr, st, key, flush)
                 continue
@@ -68,6 +72,11 @@ class Optimizer:
         self.update(p, g, lr, st, key)
         for slot in flush:
             flush_subnormals(st[slot])
+
+    def update_blas(self, p, g, lr, st, key) -> bool:
+        """Update the whole of ``p`` with BLAS level-1 calls (``nnlab.blas``) where the optimizer can and
+        that BLAS is at hand; False leaves it to ``update``, in NumPy."""
+        return False
 
     def update(self, p, g, lr, st, key):
         """Update ``p`` in place from ``g`` (views of one piece of a flat buffer, or whole arrays) with the
@@ -131,6 +140,22 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         self.slots = ("velocity",) if momentum else ()
         self.decaying = self.slots
+
+    def update_blas(self, p, g, lr, st, key):
+        # w ← w − αg as one axpy instead of two NumPy passes; with momentum v ← μv − αg is a scal and an axpy
+        if not self.momentum:
+            return blas.axpy(-lr, g, p)
+        v = st["velocity"]
+        if not blas.usable(g, v, p):
+            return False
+        blas.scal(self.momentum, v)
+        blas.axpy(-lr, g, v)
+        if self.nesterov:  # w ← w + μv − αg
+            blas.axpy(self.momentum, v, p)
+            blas.axpy(-lr, g, p)
+        else:
+            blas.axpy(1.0, v, p)
+        return True
 
     def update(self, p, g, lr, st, key):
         s = st["_scratch"]

@@ -1,0 +1,73 @@
+"""BLAS level 1 through ctypes: the same numbers as NumPy, refusal of arrays it cannot take, SGD unchanged."""
+
+import platform
+import sys
+
+import numpy as np
+import pytest
+
+from nnlab import blas
+from nnlab.components.optimizers import OPTIMIZERS
+
+
+def test_numpys_own_blas_is_found_on_the_wheels_platform():
+    if sys.platform == "linux" and platform.machine() == "x86_64":  # NumPy's wheels bundle OpenBLAS here
+        assert blas.available(np.float32) and blas.available(np.float64)
+    assert not blas.available(np.int64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_axpy_and_scal_compute_what_numpy_computes(dtype, rng):
+    if not blas.available(dtype):
+        pytest.skip("no BLAS found beside NumPy on this platform")
+    x = rng.standard_normal(100_003).astype(dtype)
+    y0 = rng.standard_normal(100_003).astype(dtype)
+    y = y0.copy()
+    assert blas.axpy(-0.37, x, y)
+    np.testing.assert_allclose(y, y0 - dtype(0.37) * x, rtol=1e-6 if dtype is np.float32 else 1e-14, atol=1e-6)
+    assert blas.scal(0.5, y)
+    np.testing.assert_allclose(y, 0.5 * (y0 - dtype(0.37) * x), rtol=1e-6, atol=1e-6)
+    assert x.dtype == dtype and y.dtype == dtype
+
+
+def test_arrays_blas_cannot_take_are_refused_and_left_alone():
+    x, y = np.ones(10, np.float32), np.ones(10, np.float32)
+    cases = [
+        (x[::2], y[:5]),  # not contiguous
+        (x, np.ones(10, np.float64)),  # two dtypes
+        (x, np.ones(11, np.float32)),  # two sizes
+        (np.ones((2, 5), np.float32), np.ones((2, 5), np.float32)),  # not 1-D
+        (np.ones(10, np.int32), np.ones(10, np.int32)),  # not floats
+    ]
+    for a, b in cases:
+        before = b.copy()
+        assert blas.axpy(1.0, a, b) is False
+        np.testing.assert_array_equal(b, before)
+    frozen = np.ones(10, np.float32)
+    frozen.flags.writeable = False
+    assert blas.axpy(1.0, x, frozen) is False and blas.scal(2.0, frozen) is False
+
+
+@pytest.mark.parametrize("spec", [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}])
+def test_sgd_through_blas_follows_the_numpy_update(spec, rng, monkeypatch):
+    """w ← w − αg, v ← μv − αg, w ← w + v (Nesterov: w + μv − αg): BLAS (one rounding per fused
+    multiply-add) and NumPy (two) agree to float32 precision over many steps."""
+    n = 70_000
+    w0 = rng.standard_normal(n).astype(np.float32)
+    grads = [rng.standard_normal(n).astype(np.float32) for _ in range(30)]
+
+    def run():
+        opt = OPTIMIZERS.build({"name": "sgd", "lr": 0.05, **spec})
+        w = {"weights": w0.copy()}
+        for g in grads:
+            opt.step(w, {"weights": g}, 0.05)
+        return w["weights"], opt
+
+    fast, opt = run()
+    monkeypatch.setattr(blas, "_funcs", {})  # NumPy's path
+    slow, _ = run()
+    np.testing.assert_allclose(fast, slow, rtol=2e-5, atol=2e-6)
+    assert not np.array_equal(fast, w0)
+    if spec:  # the velocity kept by the BLAS path is the state a checkpoint saves
+        arrays, _ = opt.state_dict()
+        assert arrays["weights.velocity"].dtype == np.float32
