@@ -1,7 +1,7 @@
 """nnlab's speed beside PyTorch (CPU) and scikit-learn, on the same networks, data and machine.
 
-    python benchmarks/run.py            # everything (about 10 minutes on 2 cores)
-    python benchmarks/run.py --quick    # fewer epochs and batch sizes (about 2 minutes)
+    python benchmarks/run.py            # everything (4-5 minutes on 2 cores)
+    python benchmarks/run.py --quick    # fewer epochs and batch sizes (about 1 minute)
 
 Every comparison runs its frameworks in one process on the same arrays; on Fashion-MNIST they take turns
 epoch by epoch (nnlab, PyTorch, scikit-learn, nnlab, ...), so that a busy machine slows them alike. The
