@@ -94,3 +94,25 @@ def test_real_subprocess_trains(tmp_path):
     assert p.returncode == 0, p.stderr
     (run,) = tmp_path.iterdir()
     assert json.loads((run / "summary.json").read_text())["final"]["train_accuracy"] == 1.0
+
+
+def test_train_threads_limits_blas_and_the_optimizer_split(cli, runs_dir, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from nnlab import parallel
+    from nnlab.training.trainer import Trainer
+
+    seen = []
+    fit = Trainer.fit
+
+    def recording_fit(self, *args, **kwargs):
+        blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        seen.append((parallel.threads(), blas))
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "fit", recording_fit)
+    r = cli("train", CONFIGS / "xor.yaml", "--runs-dir", runs_dir, "--threads", "1", "-q")
+    assert r.exit_code == 0, r.output
+    assert seen == [(1, [1] * len(seen[0][1]))] and seen[0][1]
+    bad = cli("train", CONFIGS / "xor.yaml", "--runs-dir", runs_dir, "--threads", "0")
+    assert bad.exit_code == 2 and "--threads" in bad.output and "Traceback" not in bad.output

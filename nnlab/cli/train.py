@@ -44,10 +44,18 @@ RESUME_CONFLICTS = {"overrides": "-o", "seed": "--seed", "overfit": "--overfit",
     metavar="N",
     help="Train on N examples only, to check that the model can fit them (sanity check).",
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Use N cores: the matrix products' BLAS threads and the optimizer's split update (default: all that "
+    "BLAS uses; OPENBLAS_NUM_THREADS sets that too).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or tables.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON on stdout.")
 @click.pass_context
-def train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, quiet, as_json):
+def train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, threads, quiet, as_json):
     """Train the network described by CONFIG (a YAML file) and write a run folder, or continue a run.
 
     Ctrl-C (SIGINT) or SIGTERM finishes the current batch, saves checkpoints/last.safetensors, marks the
@@ -59,6 +67,19 @@ def train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, q
               nnlab train --resume runs/moons-20250101-120000-ab12              # continue a stopped run
               nnlab train --resume runs/moons-20250101-120000-ab12 --epochs 150 # train it longer
     """
+    import contextlib
+
+    if threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        limits = threadpool_limits(limits=threads, user_api="blas")  # the trainer reads it when it is built
+    else:
+        limits = contextlib.nullcontext()
+    with limits:
+        _train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, quiet, as_json)
+
+
+def _train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, quiet, as_json):
     from nnlab.cli.render import RichProgress, is_terminal
 
     show = not quiet and not as_json
