@@ -63,13 +63,18 @@ def machine() -> dict:
 
 
 # ------------------------------------------------------------------------------------------ 1. ceiling
-def gemm_seconds(shapes, dtype, repeat=30) -> float:
-    """Best time of the listed (m, k, n) products, each written into a preallocated output."""
+def gemm_operands(shapes, dtype) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Random (a, b, out) arrays for each (m, k, n) product a @ b."""
     rng = np.random.default_rng(0)
-    ops = [
+    return [
         (rng.random((m, k), dtype=dtype), rng.random((k, n), dtype=dtype), np.empty((m, n), dtype))
         for m, k, n in shapes
     ]
+
+
+def gemm_seconds(shapes, dtype, repeat=30) -> float:
+    """Best time of the listed (m, k, n) products, each written into a preallocated output."""
+    ops = gemm_operands(shapes, dtype)
     for a, b, c in ops:
         np.matmul(a, b, out=c)
     best = float("inf")
@@ -95,11 +100,7 @@ def epoch_gemms(batch: int) -> list[tuple[int, int, int]]:
 def gemm_epochs(batch: int, n: int = 60000):
     """An epoch of nothing but the step's 8 products (float32, preallocated outputs), once per next():
     timed between the frameworks' epochs, it is the floor of their epoch under the same machine load."""
-    rng = np.random.default_rng(0)
-    ops = [
-        (rng.random((m, k), dtype=np.float32), rng.random((k, n_), dtype=np.float32), np.empty((m, n_), np.float32))
-        for m, k, n_ in epoch_gemms(batch)
-    ]
+    ops = gemm_operands(epoch_gemms(batch), np.float32)
     steps = -(-n // batch)
     while True:
         t0 = time.perf_counter()
@@ -194,6 +195,11 @@ def fashion_accuracy(data, epochs) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------------- 3. small networks
+def side_by_side(nn: float, pt: float, sk: float) -> dict:
+    """The three frameworks' seconds and nnlab's ratios to the other two."""
+    return {"nnlab_s": nn, "pytorch_s": pt, "sklearn_s": sk, "nnlab/pytorch": nn / pt, "nnlab/sklearn": nn / sk}
+
+
 def xor(steps) -> dict:
     data = {"name": "xor", "split": {"val": 0.0, "test": 0.0}}
     t0 = time.perf_counter()
@@ -225,11 +231,7 @@ def xor(steps) -> dict:
     sk = time.perf_counter() - t0
     return {
         "steps": steps,
-        "nnlab_s": nn,
-        "pytorch_s": pt,
-        "sklearn_s": sk,
-        "nnlab/pytorch": nn / pt,
-        "nnlab/sklearn": nn / sk,
+        **side_by_side(nn, pt, sk),
         "nnlab_us_per_step": nn / steps * 1e6,
         "pytorch_us_per_step": pt / steps * 1e6,
         "nnlab_accuracy": result.summary["final"]["train_accuracy"],
@@ -250,11 +252,7 @@ def digits(epochs) -> dict:
     sk = time.perf_counter() - t0
     return {
         "epochs": epochs,
-        "nnlab_s": nn,
-        "pytorch_s": pt,
-        "sklearn_s": sk,
-        "nnlab/pytorch": nn / pt,
-        "nnlab/sklearn": nn / sk,
+        **side_by_side(nn, pt, sk),
         "nnlab_test_accuracy": result.summary["test"]["test_accuracy"],
         "pytorch_test_accuracy": torch_accuracy(model, s.X_test, s.y_test),
         "sklearn_test_accuracy": float((clf.predict(s.X_test) == s.y_test).mean()),

@@ -59,7 +59,8 @@ def refresh() -> int:
 
 @contextlib.contextmanager
 def limit(n: int | None):
-    """Use at most ``n`` threads for splits inside the block (None: follow BLAS again)."""
+    """Use at most ``n`` threads for splits inside the block (None: follow BLAS again). Process-wide, like
+    BLAS's own limit: threads that train side by side in one process share it."""
     global _limit
     before, _limit = _limit, (None if n is None else max(1, int(n)))
     try:
