@@ -112,10 +112,11 @@ class MaxNorm(Regularizer):
 
 
 def build_regularizers(spec: dict | None) -> list[Regularizer]:
-    """``{l2: 1e-4, max_norm: 3}`` or ``{l2: {lam: 1e-4}}`` → regularizer objects."""
+    """``{l2: 1e-4, max_norm: 3}`` or ``{l2: {lam: 1e-4}}`` → regularizer objects. A value of 0 (a sweep's
+    "none" among its choices), null or false builds nothing."""
     out = []
     for name, value in (spec or {}).items():
-        if value is None or value is False:
+        if value is None or value is False or (not isinstance(value, dict) and value == 0):
             continue
         cls = REGULARIZERS.get(name)
         if isinstance(value, dict):
