@@ -71,3 +71,42 @@ def test_sgd_through_blas_follows_the_numpy_update(spec, rng, monkeypatch):
     if spec:  # the velocity kept by the BLAS path is the state a checkpoint saves
         arrays, _ = opt.state_dict()
         assert arrays["weights.velocity"].dtype == np.float32
+
+
+@pytest.mark.parametrize("spec", [{"name": "adam"}, {"name": "adamw", "weight_decay": 0.1}])
+def test_adam_through_axpby_follows_the_numpy_update(spec, rng, monkeypatch):
+    """m, v and w each in one axpby per piece agree with NumPy's twelve passes, for weights and for the
+    small buffer of biases; AdamW's decay (weights only) folds into the last axpby's factor on w."""
+    if not blas.available(np.float32, ("axpby",)):
+        pytest.skip("no axpby in the BLAS beside NumPy on this platform")
+    sizes = {"weights": 70_001, "others": 300}
+    p0 = {k: rng.standard_normal(n).astype(np.float32) for k, n in sizes.items()}
+    grads = [{k: rng.standard_normal(n).astype(np.float32) for k, n in sizes.items()} for _ in range(40)]
+
+    def run():
+        opt = OPTIMIZERS.build({**spec, "lr": 0.01})
+        p = {k: v.copy() for k, v in p0.items()}
+        for g in grads:
+            opt.step(p, g, 0.01)
+        return p, opt.state_dict()[0]
+
+    fast, fast_state = run()
+    monkeypatch.setattr(blas, "_funcs", {})  # NumPy's path
+    slow, slow_state = run()
+    for k in sizes:
+        np.testing.assert_allclose(fast[k], slow[k], rtol=1e-5, atol=1e-5)
+        assert np.abs(fast[k] - p0[k]).max() > 0.1  # 40 steps of 0.01 moved them
+    for name in slow_state:
+        np.testing.assert_allclose(fast_state[name], slow_state[name], rtol=1e-4, atol=1e-7)
+
+
+def test_axpby_on_a_range_touches_only_that_range(rng):
+    if not blas.available(np.float64, ("axpby",)):
+        pytest.skip("no axpby in the BLAS beside NumPy on this platform")
+    x, y0 = rng.standard_normal(1000), rng.standard_normal(1000)
+    y = y0.copy()
+    f = blas.function("axpby", y.dtype)
+    f(300, 2.0, blas.address(x) + 100 * 8, 1, 0.5, blas.address(y) + 100 * 8, 1)
+    np.testing.assert_allclose(y[100:400], 2 * x[100:400] + 0.5 * y0[100:400], rtol=1e-14)
+    np.testing.assert_array_equal(np.r_[y[:100], y[400:]], np.r_[y0[:100], y0[400:]])
+    assert blas.function("axpby", np.int32) is None
