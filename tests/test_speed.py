@@ -15,15 +15,18 @@ NET = """
 data: {name: blobs, n_samples: 1024, classes: 4, features: 64, split: {val: 0.0}}
 model: {hidden: [256, 128], dropout: 0.2, activation: ACT}
 optimizer: {name: OPT, lr: 0.001}
-regularization: {l2: 0.0001}
+regularization: {l2: L2}
 training: {epochs: 1, batch_size: 256}
 """
 B = 256
 
 
-@pytest.mark.parametrize("act, opt", [("relu", "adam"), ("tanh", "sgd"), ("sigmoid", "rmsprop")])
-def test_steady_state_training_allocates_no_arrays_per_batch(act, opt, runs_dir):
-    t = Trainer(parse_config(NET.replace("ACT", act).replace("OPT", opt)), runs_dir)
+@pytest.mark.parametrize(
+    "act, opt, l2", [("relu", "adam", 1e-4), ("tanh", "sgd", 1e-4), ("sigmoid", "rmsprop", 1e-4), ("relu", "sgd", 0)]
+)
+def test_steady_state_training_allocates_no_arrays_per_batch(act, opt, l2, runs_dir):
+    t = Trainer(parse_config(NET.replace("ACT", act).replace("OPT", opt).replace("L2", str(l2))), runs_dir)
+    assert t.weights_in_backward == (opt == "sgd" and not l2)  # plain SGD's step inside the dW product
     X, y = t.splits.X_train, t.splits.y_train
     xb, yb = np.empty((B, X.shape[1]), X.dtype), np.empty(B, y.dtype)
     order = np.random.default_rng(0).permutation(len(X))
