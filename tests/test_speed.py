@@ -59,7 +59,7 @@ def test_short_epochs_are_written_at_most_once_per_interval_but_always_at_the_en
 
     writes = []
     original = persistence.write_metrics
-    monkeypatch.setattr(persistence, "write_metrics", lambda d, h: (writes.append(len(h)), original(d, h)))
+    monkeypatch.setattr(persistence, "write_metrics", lambda d, h, *a: (writes.append(len(h)), original(d, h, *a)))
     cfg = parse_config(
         "data: {name: xor}\nmodel: {hidden: [4], activation: tanh}\noptimizer: {name: sgd, lr: 0.5}\n"
         "training: {epochs: 400, batch_size: full, save_interval: 3600}"
@@ -84,3 +84,40 @@ def test_best_checkpoint_holds_the_best_epoch_even_when_written_later(runs_dir):
     best = result.summary["best"]
     assert meta["epoch"] == best["epoch"] and len(meta["metrics"]) == best["epoch"]
     assert meta["metrics"][-1]["val_loss"] == best["value"]
+
+
+def test_metrics_text_is_what_pandas_writes_and_formats_each_row_once(monkeypatch):
+    from nnlab.training import persistence
+
+    rng = np.random.default_rng(0)
+    hist = [
+        {
+            "epoch": i + 1,
+            "lr": 1e-3 * (i + 1),
+            "train_loss": float(rng.random()) * 10.0 ** (i % 13 - 9),
+            "seconds": 0.12,
+        }
+        for i in range(40)
+    ]
+    hist[3]["val_loss"] = float("nan")  # missing in every other row, NaN in this one: empty cells
+    hist[7]["train_loss"] = float("inf")
+    hist[9]["note"] = "a,b"  # quoted
+    hist[20]["lr"] = 1  # an int among floats
+    hist.append({"epoch": 41, "lr": 1e-5, "train_loss": 1e-12, "seconds": np.float32(0.25), "weight_change": 3.0})
+    for k in (1, 10, 30, 41):
+        row = hist[k - 1]
+        columns = [*row, *(c for c in hist[0] if c not in row)]  # the newest row's keys first, as written
+        want = pd.DataFrame(hist[:k], columns=columns).to_csv(index=False, float_format="%.8g")
+        assert persistence.MetricsText()(hist[:k]) == want
+
+    formatted = []
+    cell = persistence._cell
+    monkeypatch.setattr(persistence, "_cell", lambda v: (formatted.append(v), cell(v))[1])
+    text, steady = persistence.MetricsText(), hist[20:40]  # four columns throughout
+    for k in (5, 12, 20, 20):
+        text(steady[:k])
+    assert len(formatted) == 20 * 4  # each row once, however often the growing history is written
+    text(hist)  # the columns changed (the last row's new key): everything again, with five columns
+    assert len(formatted) == 20 * 4 + 41 * 5
+    other = [dict(r) for r in hist]  # another history (a resumed run's rows): formatted afresh, same text
+    assert text(other) == text(hist)

@@ -11,6 +11,8 @@ resume continues exactly from whatever ``last`` holds.
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 
 import numpy as np
@@ -21,17 +23,51 @@ from nnlab.runs import CHECKPOINTS, LAST, METRICS, atomic_write
 BEST = "best.safetensors"
 
 
-def write_metrics(run_dir, history: list[dict]) -> None:
-    """metrics.csv, one row per epoch (pandas), replaced atomically."""
-    import pandas as pd
+def write_metrics(run_dir, history: list[dict], text: MetricsText | None = None) -> None:
+    """metrics.csv, one row per epoch, replaced atomically; ``text`` keeps the rows formatted before."""
+    if history:
+        atomic_write(run_dir / METRICS, (text or MetricsText())(history))
 
-    if not history:
-        return
-    # columns in the order of the newest row: rows restored by a resume come back from JSON key-sorted
-    row = history[-1]
-    columns = [*row, *(c for c in history[0] if c not in row)]
-    frame = pd.DataFrame(history, columns=columns)
-    atomic_write(run_dir / METRICS, frame.to_csv(index=False, float_format="%.8g"))
+
+class MetricsText:
+    """metrics.csv's text, each row formatted once and kept: floats as %.8g, NaN and missing values empty,
+    quoting where a value needs it (what pandas' ``to_csv(float_format="%.8g")`` writes). A run of ten
+    thousand tiny epochs writes its history every second; through pandas that took ~90 ms a write at
+    10 000 rows, most of a 10 000-step XOR run's writing."""
+
+    def __init__(self):
+        self.columns: list[str] | None = None
+        self.rows: list[dict] = []  # the rows formatted, the very objects of the history
+        self.lines: list[str] = []
+
+    def __call__(self, history: list[dict]) -> str:
+        # columns in the order of the newest row: rows restored by a resume come back from JSON key-sorted
+        row = history[-1]
+        columns = [*row, *(c for c in history[0] if c not in row)]
+        if (
+            columns != self.columns
+            or len(self.rows) > len(history)
+            or any(a is not b for a, b in zip(self.rows, history))
+        ):
+            self.columns, self.rows, self.lines = columns, [], []  # new columns, or another history: start again
+        new = history[len(self.rows) :]
+        self.lines.append(_csv_lines([[_cell(r.get(c)) for c in columns] for r in new]))
+        self.rows.extend(new)
+        return _csv_lines([columns]) + "".join(self.lines)
+
+
+def _cell(v) -> str:
+    if v is None or (isinstance(v, (float, np.floating)) and v != v):
+        return ""
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.8g}"
+    return str(v)
+
+
+def _csv_lines(rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
 
 
 class RunWriter:
@@ -41,6 +77,7 @@ class RunWriter:
         self.best_state: tuple[dict, dict] | None = None  # the best epoch's checkpoint, not yet on disk
         self.last_write = float("-inf")
         self.written_epoch = None  # the epoch the files on disk are up to date with
+        self.metrics_text = MetricsText()
 
     def epoch_end(self, epoch: int, is_best: bool) -> None:
         """After epoch ``epoch`` (counted from 1): remember a new best, write the folder when it is due."""
@@ -69,7 +106,7 @@ class RunWriter:
             meta["metrics"] = t.history[: meta["epoch"]]
             save_checkpoint(folder / BEST, tensors, meta)
             self.best_state = None
-        write_metrics(t.run_dir, t.history)
+        write_metrics(t.run_dir, t.history, self.metrics_text)
         t._write_summary()
         self.last_write = time.monotonic()
         self.written_epoch = t.epoch
