@@ -27,6 +27,7 @@ def is_weight(key: str) -> bool:
     return key == "weights" or key.endswith(".W")
 
 
+SMALL = 4096  # elements below which a buffer is updated in NumPy at once (a BLAS call or a split costs µs more)
 FLUSH_EVERY = 16  # steps between flushes of decaying state towards zero (see Optimizer.flush_subnormals)
 
 
@@ -55,6 +56,9 @@ class Optimizer:
         flush = self.decaying if self.t % FLUSH_EVERY == 0 else ()
         for key, p in params.items():
             st, g = self._state(key, p), grads[key]
+            if p.size < SMALL:  # biases, a small network: NumPy at once, cheaper than any hand-off
+                self._piece(p, g, lr, st, key, flush)
+                continue
             if self.update_blas(p, g, lr, st, key):  # the whole buffer in BLAS calls, on BLAS's own threads
                 for slot in flush:
                     flush_subnormals(st[slot])
