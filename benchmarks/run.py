@@ -4,8 +4,9 @@
     python benchmarks/run.py --quick    # fewer epochs and batch sizes (about 1 minute)
 
 Every comparison runs its frameworks in one process on the same arrays; on Fashion-MNIST they take turns
-epoch by epoch (nnlab, PyTorch, scikit-learn, nnlab, ...), so that a busy machine slows them alike. The
-ratios are what to read. Writes benchmarks/results/*.csv and RESULTS.md.
+epoch by epoch (nnlab, PyTorch, scikit-learn, nnlab, ...), so that a busy machine slows them alike, and
+each ratio is the median over epochs of the ratio of the epochs that ran side by side. The ratios are
+what to read. Writes benchmarks/results/*.csv and RESULTS.md.
 Needs the bench extra: pip install -e ".[bench]".
 """
 
@@ -133,7 +134,7 @@ def ceiling(batches) -> list[dict]:
 def fashion(batches, epochs, accuracy_epochs, optimizers) -> tuple[list[dict], list[dict]]:
     flops_epoch = 6 * 60000 * weights_of(SIZES)
     ceil32 = {r["batch"]: r for r in ceiling(batches) if r["dtype"] == "float32"}
-    rows = []
+    rows, epochs_seen = [], []
     data = None
     for opt_name in optimizers:
         lr = 1e-3 if opt_name == "adam" else 0.01
@@ -157,19 +158,29 @@ def fashion(batches, epochs, accuracy_epochs, optimizers) -> tuple[list[dict], l
             )
             times["nnlab"] = list(t_nn)
             times = {k: v[1:] for k, v in times.items()}  # the first epoch of each warms up
+            epochs_seen.extend(
+                {"optimizer": opt_name, "batch": batch, "epoch": i + 1, **{f"{k}_s": v[i] for k, v in times.items()}}
+                for i in range(len(times["nnlab"]))
+            )
             if data is None:
                 s = trainer.splits
                 data = (s.X_train, s.y_train, s.X_test, s.y_test)
             med = {k: statistics.median(v) for k, v in times.items()}
+
+            def paired(a, b, times=times):
+                """The median of epoch i's ratio a/b over i: each pair ran seconds apart, so the machine's
+                drift over the minutes of the run falls on both sides of each ratio."""
+                return statistics.median(x / y for x, y in zip(times[a], times[b]))
+
             rows.append(
                 {
                     "optimizer": opt_name,
                     "batch": batch,
                     **{f"{k}_s": v for k, v in med.items()},
-                    "nnlab/pytorch": med["nnlab"] / med["pytorch"],
-                    "nnlab/sklearn": med["nnlab"] / med["sklearn"],
-                    "nnlab/gemm": med["nnlab"] / med["gemm"],
-                    "pytorch/gemm": med["pytorch"] / med["gemm"],
+                    "nnlab/pytorch": paired("nnlab", "pytorch"),
+                    "nnlab/sklearn": paired("nnlab", "sklearn"),
+                    "nnlab/gemm": paired("nnlab", "gemm"),
+                    "pytorch/gemm": paired("pytorch", "gemm"),
                     "nnlab_gflops": flops_epoch / med["nnlab"] / 1e9,
                     "nnlab_fraction_of_ceiling": flops_epoch / med["nnlab"] / 1e9 / ceil32[batch]["gflops"],
                 }
@@ -178,6 +189,7 @@ def fashion(batches, epochs, accuracy_epochs, optimizers) -> tuple[list[dict], l
                 f"  fashion {opt_name} batch {batch}: " + ", ".join(f"{k} {v:.3f} s" for k, v in med.items()),
                 flush=True,
             )
+    save("fashion_epochs", epochs_seen)  # every timed epoch, side by side, for other statistics
     acc = fashion_accuracy(data, accuracy_epochs)
     return rows, acc
 
