@@ -369,7 +369,8 @@ def main() -> None:
         f"# nnlab benchmarks\n\n`python benchmarks/run.py{' --quick' if q else ''}` on {info['processor']}, "
         f"{info['cpus']} CPUs, {info['blas']}, {info['threads']} BLAS threads, numpy {info['numpy']}, "
         f"Python {info['python']}, OPENBLAS_THREAD_TIMEOUT={info['openblas_thread_timeout']}. Seconds are medians "
-        "over epochs after a warm-up epoch.\n"
+        "over epochs after a warm-up epoch; on Fashion-MNIST each ratio is the median over epochs of the ratio "
+        "of the epochs that ran side by side.\n"
     ]
     parts = {}
     if "ceiling" in sections:
