@@ -32,12 +32,22 @@ def _digest(tensors: dict[str, np.ndarray], meta_json: str) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(path: str | Path, tensors: dict[str, np.ndarray], meta: dict) -> None:
-    """Write ``tensors`` and ``meta`` (JSON-serialisable) atomically to ``path``."""
+_SPLICE = "\x00{}\x00"  # a stand-in for a value encoded beforehand: no JSON of a run holds NUL characters
+
+
+def save_checkpoint(
+    path: str | Path, tensors: dict[str, np.ndarray], meta: dict, encoded: dict[str, str] | None = None
+) -> None:
+    """Write ``tensors`` and ``meta`` (JSON-serialisable) atomically to ``path``. ``encoded`` gives values of
+    top-level keys of ``meta`` already as JSON text (a run's history, encoded row by row as it grew): they
+    go into the metadata as they are, which is then the very text ``json.dumps`` would have made."""
     from safetensors.numpy import save
 
     tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-    meta_json = json.dumps(meta, sort_keys=True)
+    encoded = encoded or {}
+    meta_json = json.dumps({**meta, **{k: _SPLICE.format(k) for k in encoded}}, sort_keys=True)
+    for key, text in encoded.items():
+        meta_json = meta_json.replace(json.dumps(_SPLICE.format(key)), text, 1)
     header = {"format": FORMAT, "meta": meta_json, "sha256": _digest(tensors, meta_json)}
     atomic_write(path, save(tensors, metadata=header))
 

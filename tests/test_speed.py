@@ -121,3 +121,37 @@ def test_metrics_text_is_what_pandas_writes_and_formats_each_row_once(monkeypatc
     assert len(formatted) == 20 * 4 + 41 * 5
     other = [dict(r) for r in hist]  # another history (a resumed run's rows): formatted afresh, same text
     assert text(other) == text(hist)
+
+
+def test_checkpoints_hold_the_history_encoded_row_by_row_as_json_would(tmp_path, monkeypatch):
+    import json
+
+    from nnlab import checkpoint
+    from nnlab.checkpoint import load_checkpoint, save_checkpoint
+    from nnlab.training import persistence
+
+    hist = [
+        {"epoch": i + 1, "train_loss": 1.0 / (i + 1), "val_loss": float("nan") if i == 2 else 0.5} for i in range(30)
+    ]
+    meta = {"epoch": 30, "best": {"epoch": 7}, "config": {"name": "x"}, "metrics": None}
+    tensors = {"model.weights": np.arange(6, dtype=np.float32)}
+    encoded = []
+    dumps = json.dumps
+    monkeypatch.setattr(persistence.json, "dumps", lambda v, **k: (encoded.append(v), dumps(v, **k))[1])
+    history = persistence.HistoryJSON()
+    for k in (10, 30, 7, 30):  # growing, then the best epoch's prefix, then all again
+        assert history(hist[:k]) == dumps(hist[:k], sort_keys=True)
+    assert len(encoded) == 30  # each row once
+
+    saved = []
+    monkeypatch.setattr(checkpoint, "atomic_write", lambda path, data: saved.append(data))
+    save_checkpoint(tmp_path / "a", tensors, meta, {"metrics": history(hist)})
+    save_checkpoint(tmp_path / "b", tensors, {**meta, "metrics": hist})
+
+    def header(data):  # safetensors' own header JSON, whose key order is its own
+        return json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])["__metadata__"]
+
+    assert header(saved[0]) == header(saved[1])  # the metadata json.dumps of the whole made, checksum included
+    (tmp_path / "c").write_bytes(saved[0])
+    _, back = load_checkpoint(tmp_path / "c")
+    assert back["metrics"][3] == hist[3] and np.isnan(back["metrics"][2]["val_loss"]) and len(back["metrics"]) == 30
