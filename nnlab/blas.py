@@ -1,4 +1,5 @@
-"""BLAS level 1 for the optimizers: y ← a·x + y (axpy), x ← a·x (scal) and y ← a·x + b·y (axpby).
+"""The BLAS NumPy links, called directly: y ← a·x + y (axpy), x ← a·x (scal), y ← a·x + b·y (axpby) for the
+optimizers, and w ← b·w + a·xᵀdz (gemm) for plain SGD's step inside the backward pass.
 
 NumPy has no axpy: w − α g costs it two passes and a scratch buffer (α g, then w minus that). The BLAS
 that NumPy itself links has one, multithreaded; ctypes calls it on the flat parameter buffers. SGD's
@@ -142,9 +143,9 @@ def gemm_update(a: float, x: np.ndarray, dz: np.ndarray, b: float, w: np.ndarray
 
 
 def function(op: str, dtype):
-    """The raw ctypes function ``op`` ("axpy", "scal", "axpby") for ``dtype``, or None: for a caller that
-    checks its arrays once (``usable``) and then calls it on many pieces, with addresses from ``address``
-    plus offsets. Its arguments are BLAS's: n, a, x, incx[, b], y, incy."""
+    """The raw ctypes function ``op`` ("axpy", "scal", "axpby", "gemm") for ``dtype``, or None: for a caller
+    that checks its arrays once (``usable``) and then calls it on many pieces, with addresses from
+    ``address`` plus offsets. Its arguments are CBLAS's (axpby: n, a, x, incx, b, y, incy)."""
     return _get(op, np.dtype(dtype)) if np.dtype(dtype) in (np.float32, np.float64) else None
 
 

@@ -44,10 +44,12 @@ def save_checkpoint(
     from safetensors.numpy import save
 
     tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-    encoded = encoded or {}
-    meta_json = json.dumps({**meta, **{k: _SPLICE.format(k) for k in encoded}}, sort_keys=True)
-    for key, text in encoded.items():
-        meta_json = meta_json.replace(json.dumps(_SPLICE.format(key)), text, 1)
+    meta_json = json.dumps({**meta, **{k: _SPLICE.format(k) for k in encoded or {}}}, sort_keys=True)
+    for key, text in (encoded or {}).items():
+        token = json.dumps(_SPLICE.format(key))
+        if meta_json.count(token) != 1:  # the stand-in also stands elsewhere (it never should): encode it all
+            return save_checkpoint(path, tensors, {**meta, **{k: json.loads(v) for k, v in encoded.items()}})
+        meta_json = meta_json.replace(token, text)
     header = {"format": FORMAT, "meta": meta_json, "sha256": _digest(tensors, meta_json)}
     atomic_write(path, save(tensors, metadata=header))
 

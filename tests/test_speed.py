@@ -155,3 +155,15 @@ def test_checkpoints_hold_the_history_encoded_row_by_row_as_json_would(tmp_path,
     (tmp_path / "c").write_bytes(saved[0])
     _, back = load_checkpoint(tmp_path / "c")
     assert back["metrics"][3] == hist[3] and np.isnan(back["metrics"][2]["val_loss"]) and len(back["metrics"]) == 30
+
+
+def test_a_meta_that_holds_the_stand_in_elsewhere_is_encoded_whole(tmp_path):
+    from nnlab.checkpoint import load_checkpoint, save_checkpoint
+
+    rows = [{"epoch": 1, "train_loss": 0.5}]
+    meta = {"config": {"name": "\x00metrics\x00"}, "epoch": 1}  # a name that happens to be the stand-in
+    save_checkpoint(
+        tmp_path / "c", {"w": np.ones(2, np.float32)}, meta, {"metrics": '[{"epoch": 1, "train_loss": 0.5}]'}
+    )
+    _, back = load_checkpoint(tmp_path / "c")
+    assert back["metrics"] == rows and back["config"]["name"] == "\x00metrics\x00"

@@ -45,11 +45,7 @@ class MetricsText:
         # columns in the order of the newest row: rows restored by a resume come back from JSON key-sorted
         row = history[-1]
         columns = [*row, *(c for c in history[0] if c not in row)]
-        if (
-            columns != self.columns
-            or len(self.rows) > len(history)
-            or any(a is not b for a, b in zip(self.rows, history))
-        ):
+        if columns != self.columns or len(self.rows) > len(history) or not _same_rows(self.rows, history):
             self.columns, self.rows, self.lines = columns, [], []  # new columns, or another history: start again
         new = history[len(self.rows) :]
         self.lines.append(_csv_lines([[_cell(r.get(c)) for c in columns] for r in new]))
@@ -67,13 +63,18 @@ class HistoryJSON:
         self.texts: list[str] = []
 
     def __call__(self, history: list[dict]) -> str:
-        same = min(len(self.rows), len(history))
-        if any(a is not b for a, b in zip(self.rows[:same], history)):
-            self.rows, self.texts, same = [], [], 0  # another history (a resumed run's rows)
+        if not _same_rows(self.rows, history):
+            self.rows, self.texts = [], []  # another history (a resumed run's rows)
         for row in history[len(self.rows) :]:
             self.rows.append(row)
             self.texts.append(json.dumps(row, sort_keys=True))
         return "[" + ", ".join(self.texts[: len(history)]) + "]"
+
+
+def _same_rows(kept: list[dict], history: list[dict]) -> bool:
+    """Whether the rows kept are the history's own (the very objects), as far as both go: rows are never
+    changed once appended, so their text stays valid while they are."""
+    return all(a is b for a, b in zip(kept, history))
 
 
 def _cell(v) -> str:
