@@ -26,6 +26,21 @@ def rel_error(a, n):
 
 
 @pytest.fixture
+def cli():
+    """``cli("train", path, ...)``: run the command line in this process, as a user types it."""
+    from click.testing import CliRunner
+
+    from nnlab.cli import main
+
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(main, [str(a) for a in args])
+
+    return run
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(1234)
 

@@ -6,21 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from nnlab.cli import main
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 
-
-@pytest.fixture
-def cli():
-    runner = CliRunner()
-
-    def run(*args):
-        return runner.invoke(main, [str(a) for a in args])
-
-    return run
 
 
 def test_train_xor_writes_a_run_folder(cli, runs_dir):

@@ -10,10 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from click.testing import CliRunner
 
 from nnlab.checkpoint import load_checkpoint, save_checkpoint
-from nnlab.cli import main
 from nnlab.config import parse_config
 from nnlab.registry import register
 from nnlab.runs import hold_run_dir
@@ -31,15 +29,6 @@ training: {epochs: 10, batch_size: 16, checkpoint_every: 4, tol: 1.0e-9}
 """
 BATCHES = 12  # 180 training examples in batches of 16
 
-
-@pytest.fixture
-def cli():
-    runner = CliRunner()
-
-    def run(*args):
-        return runner.invoke(main, [str(a) for a in args])
-
-    return run
 
 
 def last(run_dir):
