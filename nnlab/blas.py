@@ -1,5 +1,5 @@
 """The BLAS NumPy links, called directly: y ← a·x + y (axpy), x ← a·x (scal), y ← a·x + b·y (axpby) for the
-optimizers, and w ← b·w + a·xᵀdz (gemm) for plain SGD's step inside the backward pass.
+optimizers.
 
 NumPy has no axpy: w − α g costs it two passes and a scratch buffer (α g, then w minus that). The BLAS
 that NumPy itself links has one, multithreaded; ctypes calls it on the flat parameter buffers. SGD's
@@ -8,7 +8,6 @@ the one threadpoolctl finds inside NumPy's own folder (the OpenBLAS of the wheel
 (another build, another platform) ``axpy`` and ``scal`` return False and the caller does it in NumPy.
 Each element is computed on its own (a fused multiply-add), so the result does not depend on the threads.
 
-``gemm_update`` folds plain SGD's step into the product that computes a dense layer's weight gradient.
 axpy and scal run on BLAS's threads over a whole buffer. axpby runs on the calling thread (OpenBLAS does not
 thread it), so the optimizer's own split (``nnlab.parallel``) calls it on each piece (``function`` and
 ``address``): one pass where NumPy needs three (Adam's m ← β₁m + (1−β₁)g: 49 µs a step instead of 156 on
@@ -31,7 +30,7 @@ _addresses: dict[int, tuple[weakref.ref, int]] = {}
 
 
 def _load() -> dict:
-    """{(name, dtype): ctypes function} for [sd]axpy, [sd]scal, [sd]axpby and [sd]gemm, or {} where NumPy's
+    """{(name, dtype): ctypes function} for [sd]axpy, [sd]scal and [sd]axpby, or {} where NumPy's
     BLAS is not found (a function the BLAS lacks is left out)."""
     if sys.maxsize <= 2**32:  # the integer arguments below are passed as 64-bit registers
         return {}
@@ -53,8 +52,8 @@ def _load() -> dict:
         return {}
     funcs = {}
     kinds = (("s", np.dtype(np.float32), ctypes.c_float), ("d", np.dtype(np.float64), ctypes.c_double))
-    i64, ptr, enum = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
-    for op in ("axpy", "scal", "axpby", "gemm"):
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    for op in ("axpy", "scal", "axpby"):
         for prefix, dtype, real in kinds:
             for pattern in _NAMES:
                 f = getattr(lib, pattern.format(prefix + op), None)
@@ -63,7 +62,6 @@ def _load() -> dict:
                         "axpy": [i64, real, ptr, i64, ptr, i64],
                         "scal": [i64, real, ptr, i64],
                         "axpby": [i64, real, ptr, i64, real, ptr, i64],
-                        "gemm": [enum, enum, enum, i64, i64, i64, real, ptr, i64, ptr, i64, real, ptr, i64],
                     }[op]
                     f.restype = None
                     funcs[(op, dtype)] = f
@@ -121,29 +119,8 @@ def scal(a: float, x: np.ndarray) -> bool:
     return True
 
 
-_ROW_MAJOR, _TRANS, _NO_TRANS = 101, 112, 111  # CBLAS's enums
-
-
-def gemm_update(a: float, x: np.ndarray, dz: np.ndarray, b: float, w: np.ndarray) -> bool:
-    """w ← b·w + a·xᵀ dz in place, as one product (gemm with β = b) on BLAS's threads, for C-contiguous 2-D
-    x (m, k), dz (m, n) and w (k, n) of one float dtype; False if not done.
-
-    Plain SGD's step on a dense layer, W ← W − α Xᵀ dZ, applied by the product that computes the gradient:
-    dW is never written nor read again, and the separate pass over W (an axpy) is gone."""
-    f = _get("gemm", w.dtype) if w.dtype in (np.float32, np.float64) else None
-    if f is None or not w.flags.writeable:
-        return False
-    if not all(arr.ndim == 2 and arr.dtype == w.dtype and arr.flags.c_contiguous for arr in (x, dz, w)):
-        return False
-    (m, k), n = x.shape, w.shape[1]
-    if dz.shape != (m, n) or w.shape != (k, n):
-        return False
-    f(_ROW_MAJOR, _TRANS, _NO_TRANS, k, n, m, a, address(x), k, address(dz), n, b, address(w), n)
-    return True
-
-
 def function(op: str, dtype):
-    """The raw ctypes function ``op`` ("axpy", "scal", "axpby", "gemm") for ``dtype``, or None: for a caller
+    """The raw ctypes function ``op`` ("axpy", "scal", "axpby") for ``dtype``, or None: for a caller
     that checks its arrays once (``usable``) and then calls it on many pieces, with addresses from
     ``address`` plus offsets. Its arguments are CBLAS's (axpby: n, a, x, incx, b, y, incy)."""
     return _get(op, np.dtype(dtype)) if np.dtype(dtype) in (np.float32, np.float64) else None

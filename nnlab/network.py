@@ -7,8 +7,6 @@ and the regularizers therefore work on one contiguous array each, and a checkpoi
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from nnlab.components.layers import ActivationLayer, Dropout, Layer
@@ -114,34 +112,19 @@ class Network:
             return len(self.layers) - 1
         return None
 
-    def updates_in_backward(self) -> bool:
-        """Whether every layer with weights can step them inside its backward pass (``Layer.update``)."""
-        return all(la.updates_in_backward for la in self.layers if "weight" in {r for _, r in la.param_specs.values()})
-
-    def loss_and_backward(self, x, y, loss, input_grad: bool = False, update: tuple[float, float] | None = None):
+    def loss_and_backward(self, x, y, loss, input_grad: bool = False):
         """One training pass: forward in training mode, the loss, backward.
 
         Returns the batch loss and the forward output (logits where the loss is fused with the output
         activation; a reused buffer), and with ``input_grad`` also ∂J/∂x (gradcheck's input check; the first
-        layer must then have ``need_input_grad`` set). With ``update`` = (a, b), the weights take the step
-        w ← b·w + a·∂J/∂w during the backward pass and their gradient buffer is left as it was (plain SGD,
-        see ``Trainer``); not when the loss is not finite, so that a diverged step changes nothing."""
+        layer must then have ``need_input_grad`` set)."""
         split = self.fused_split(loss)
         out = self.forward(x, training=True, upto=split)
         if split is not None:
             value, grad = loss.fused(out, y, self.layers[split].activation)
         else:
             value, grad = loss.value_and_grad(out, y)
-        stepping = (
-            [la for la in self.layers[:split] if la.updates_in_backward] if update and math.isfinite(value) else ()
-        )
-        for layer in stepping:
-            layer.update = update
-        try:
-            grad_x = self.backward(grad, upto=split)
-        finally:
-            for layer in stepping:
-                layer.update = None
+        grad_x = self.backward(grad, upto=split)
         return (value, out, grad_x) if input_grad else (value, out)
 
     def predict(self, x, batch_size: int = 8192) -> np.ndarray:

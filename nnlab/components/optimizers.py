@@ -82,11 +82,6 @@ class Optimizer:
         for slot in flush:
             flush_subnormals(st[slot])
 
-    def linear_update(self, lr, key) -> tuple[float, float] | None:
-        """(a, b) where this step of ``key`` is w ← b·w + a·g and needs nothing else (no state, no other
-        parameter): the trainer then lets the backward pass apply it as it computes g. None otherwise."""
-        return None
-
     def update_blas(self, p, g, lr, st, key) -> bool:
         """Update the whole of ``p`` with BLAS level-1 calls (``nnlab.blas``) where the optimizer can and
         that BLAS is at hand; False leaves it to ``update``, in NumPy."""
@@ -164,9 +159,6 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         self.slots = ("velocity",) if momentum else ()
         self.decaying = self.slots
-
-    def linear_update(self, lr, key):
-        return None if self.momentum else (-lr, 1.0)
 
     def update_blas(self, p, g, lr, st, key):
         # w ← w − αg as one axpy instead of two NumPy passes; with momentum v ← μv − αg is a scal and an axpy

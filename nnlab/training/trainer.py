@@ -48,7 +48,6 @@ from nnlab.training.persistence import BEST, RunWriter, copy_arrays
 from nnlab.training.rules import build_rule
 
 PROGRESS_INTERVAL = 0.2  # seconds between progress updates inside an epoch
-WEIGHTS_IN_BACKWARD_FROM = 1 << 14  # weights from which plain SGD steps them inside the dW product
 EPOCH_START_WEIGHTS = "position.weights_at_epoch_start"  # tensor of a mid-epoch checkpoint when tol is set
 
 
@@ -89,21 +88,6 @@ class Trainer:
         regs = build_regularizers(cfg.regularization)
         self.penalties = [r for r in regs if not r.is_constraint]
         self.constraints = [r for r in regs if r.is_constraint]
-        # Plain SGD's step on the weights, W ← W − α dW, is taken inside the backward product that computes dW
-        # (blas.gemm_update): dW is never written, and the pass of the update over 235 k weights is gone. Only
-        # where nothing else needs dW: the backprop rule, no penalty to add to it, no clipping to measure it;
-        # and only for many weights: on XOR's 24 the call into BLAS costs more (~7 µs a layer) than the pass.
-        self.weights_in_backward = (
-            cfg.training.rule == "backprop"
-            and not self.penalties
-            and not cfg.training.grad_clip
-            and "weights" in self.net.params
-            and self.net.params["weights"].size >= WEIGHTS_IN_BACKWARD_FROM
-            and self.net.updates_in_backward()
-            and self.optimizer.linear_update(self.optimizer.lr, "weights") is not None
-        )
-        rest = [k for k in self.net.params if not (self.weights_in_backward and k == "weights")]
-        self._stepped = ({k: self.net.params[k] for k in rest}, {k: self.net.grads[k] for k in rest})
         has_val = len(self.splits.X_val) > 0
         self.monitor = cfg.training.monitor or ("val_loss" if has_val else "train_loss")
         self.monitor_mode = mode_of(self.monitor)
@@ -308,11 +292,7 @@ class Trainer:
         update, constraints. Returns the batch's mean loss, its penalty and the forward output (logits where
         the loss is fused). Allocates nothing at steady state (tests/test_speed.py holds it to that)."""
         net = self.net
-        if self.weights_in_backward:
-            update = self.optimizer.linear_update(lr, "weights")
-            value, out = net.loss_and_backward(xs, ys, self.loss, update=update)
-        else:
-            value, out = self.rule.learn(xs, ys, self.loss)  # backprop, or the perceptron / delta rule
+        value, out = self.rule.learn(xs, ys, self.loss)  # backprop, or the perceptron / delta rule
         pen = 0.0
         if self.penalties:
             w, gw = net.params["weights"], net.grads["weights"]
@@ -326,7 +306,7 @@ class Trainer:
             )
         if self.config.training.grad_clip:
             self._clip(self.config.training.grad_clip)
-        self.optimizer.step(*self._stepped, lr)  # every buffer, or all but the weights stepped above
+        self.optimizer.step(net.params, net.grads, lr)
         for c in self.constraints:
             for W in net.weight_matrices():
                 c.constrain(W)
