@@ -7,7 +7,6 @@ its dotted path and the value (and, where YAML knows it, the file and line).
 
 from __future__ import annotations
 
-import difflib
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from nnlab.errors import ConfigError, NnlabError
+from nnlab.errors import ConfigError, NnlabError, did_you_mean
 from nnlab.registry import registry
 
 Spec = Union[str, dict[str, Any]]
@@ -477,7 +476,7 @@ def _check_known(parts: list[str], item: str) -> None:
         fields = model.model_fields
         if part not in fields:
             path = ".".join(parts[: depth + 1])
-            raise ConfigError(f"override '{item}': unknown key '{path}'{_did_you_mean(part, fields)}")
+            raise ConfigError(f"override '{item}': unknown key '{path}'{did_you_mean(part, fields)}")
         model = _submodel(fields[part].annotation)
 
 
@@ -509,11 +508,6 @@ def _submodel(annotation) -> type[BaseModel] | None:
     return None
 
 
-def _did_you_mean(word, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
-    return f" — did you mean '{close[0]}'?" if close else ""
-
-
 def format_errors(
     e: ValidationError, raw: dict, source: str, text: str | None, root: type[BaseModel] | None = None
 ) -> str:
@@ -529,7 +523,7 @@ def format_errors(
         if kind == "extra_forbidden":
             model = _model_at(loc[:-1], root or Config)
             choices = model.model_fields if model else {}
-            msg = f"unknown key{_did_you_mean(str(loc[-1]), choices)}" + (
+            msg = f"unknown key{did_you_mean(str(loc[-1]), choices)}" + (
                 f" (known: {', '.join(choices)})" if choices else ""
             )
         elif kind == "missing":

@@ -1,7 +1,15 @@
-"""The exceptions nnlab raises for user errors.
+"""The exceptions nnlab raises for user errors, and the "did you mean" of their messages.
 
 The CLI catches `NnlabError`, prints its message and exits with status 2; anything else is a bug.
 """
+
+import difflib
+
+
+def did_you_mean(word, choices) -> str:
+    """`` — did you mean 'adam'?`` for the choice closest to ``word`` (none close enough: "")."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.5)
+    return f" — did you mean '{close[0]}'?" if close else ""
 
 
 class NnlabError(Exception):

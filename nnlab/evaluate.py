@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.errors import CheckpointError, DataError, NnlabError
-from nnlab.inference import NAMED, Model, checkpoint_path, load_model, load_run, saved_checkpoints
-from nnlab.runs import atomic_write, check_run_dir, write_json
-from nnlab.training.metrics import averages, confusion_matrix, loss_of, per_class, predicted_classes, scores
+from nnlab.inference import NAMED, TrainedModel, checkpoint_path, load_model, load_run, saved_checkpoints
+from nnlab.metrics import averages, confusion_matrix, loss_of, per_class, predicted_classes, scores
+from nnlab.runs.folder import atomic_write, check_run_dir, write_json
 
 SPLITS = ("test", "val", "train")
 
@@ -26,7 +26,7 @@ SPLITS = ("test", "val", "train")
 @dataclass
 class Member:
     label: str
-    model: Model
+    model: TrainedModel
 
 
 def evaluate_runs(
@@ -122,7 +122,7 @@ def load_members(run_dirs: list, checkpoint=None, checkpoints=None, mc_dropout=N
     return "single", members
 
 
-def _label(model: Model) -> str:
+def _label(model: TrainedModel) -> str:
     return f"{model.name} ({model.checkpoint.stem}, epoch {model.epoch})"
 
 
@@ -141,7 +141,7 @@ def _checkpoint_members(run_dir: Path, k: int) -> list[Member]:
     return members + [Member(f"last (epoch {last.epoch})", last)]
 
 
-def check_compatible(models: list[Model]) -> None:
+def check_compatible(models: list[TrainedModel]) -> None:
     """Models whose outputs can be averaged: the same data (dataset, features, classes), output shape and loss."""
     a = models[0]
     for b in models[1:]:
@@ -169,7 +169,7 @@ def check_compatible(models: list[Model]) -> None:
             )
 
 
-def _dataset(model: Model) -> str:
+def _dataset(model: TrainedModel) -> str:
     args = model.config.data.dataset_args()
     return f"{model.config.data.name}({', '.join(f'{k}={v!r}' for k, v in sorted(args.items()))})"
 
@@ -202,7 +202,7 @@ def _leaks(members: list[Member], raw, split: str) -> list[str]:
     return notes
 
 
-def _figures(value, out, y, model: Model) -> dict[str, float]:
+def _figures(value, out, y, model: TrainedModel) -> dict[str, float]:
     figures = {"loss": float(value), **scores(out, y, model.task)}
     if model.task == "classification":
         cm = confusion_matrix(y, predicted_classes(out), max(model.n_classes, 2))
@@ -225,7 +225,7 @@ def _mean(rows: list[dict]) -> dict[str, float]:
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
-def _classification(out, y, model: Model) -> dict:
+def _classification(out, y, model: TrainedModel) -> dict:
     n = max(model.n_classes, 2)
     cm = confusion_matrix(y, predicted_classes(out), n)
     report = per_class(cm)

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nnlab.architecture import build_network, check_loss_fits, output_units, resolve
 from nnlab.components.layers import Dropout
 from nnlab.components.regularizers import build_regularizers
 from nnlab.config import Config
 from nnlab.data.core import load_splits
 from nnlab.errors import ConfigError
-from nnlab.model import build_network, check_loss_fits, output_units, resolve
 from nnlab.registry import registry
 from nnlab.seeds import streams
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab.checkpoint import load_checkpoint, subset
 from nnlab.errors import CheckpointError, ConfigError, DataError, NnlabError
-from nnlab.runs import CHECKPOINTS, METRICS, check_run_dir, read_summary
+from nnlab.runs.checkpoint import load_checkpoint, subset
+from nnlab.runs.folder import CHECKPOINTS, METRICS, check_run_dir, read_summary
 
 NAMED = ("best", "last")
 _EPOCH = re.compile(r"epoch-(\d+)$")
@@ -51,26 +51,26 @@ def checkpoint_path(run_dir: str | Path, checkpoint: str | int = "best") -> Path
     )
 
 
-def load_run(path: str | Path, checkpoint: str | int = "best") -> Model:
+def load_run(path: str | Path, checkpoint: str | int = "best") -> TrainedModel:
     """Load a run folder written by ``nnlab train`` at one of its checkpoints (best, last, epoch-NNNN, a
     file). The model predicts from raw features: the run's preprocessing is applied inside."""
     run_dir = check_run_dir(path)
     return load_model(checkpoint_path(run_dir, checkpoint), run_dir)
 
 
-def load_model(checkpoint: str | Path, run_dir: str | Path | None = None) -> Model:
+def load_model(checkpoint: str | Path, run_dir: str | Path | None = None) -> TrainedModel:
     """A model from one checkpoint file; ``run_dir`` (optional) gives it the run's metrics and summary."""
     tensors, meta = load_checkpoint(checkpoint)
-    return Model(tensors, meta, Path(checkpoint), Path(run_dir) if run_dir else None)
+    return TrainedModel(tensors, meta, Path(checkpoint), Path(run_dir) if run_dir else None)
 
 
-class Model:
+class TrainedModel:
     """A trained network with its preprocessing, config, metrics and summary."""
 
     def __init__(self, tensors: dict, meta: dict, checkpoint: Path, run_dir: Path | None = None):
+        from nnlab.architecture import build_network
         from nnlab.config import validate
         from nnlab.data.preprocess import Preprocessor
-        from nnlab.model import build_network
         from nnlab.registry import registry
 
         self.checkpoint, self.run_dir, self.meta = checkpoint, run_dir, meta
@@ -102,7 +102,7 @@ class Model:
 
     def __repr__(self):
         src = self.run_dir.name if self.run_dir else self.checkpoint
-        return f"<nnlab Model {src} [{self.checkpoint.stem}, epoch {self.epoch}]: {self.net.describe()}>"
+        return f"<nnlab TrainedModel {src} [{self.checkpoint.stem}, epoch {self.epoch}]: {self.net.describe()}>"
 
     @property
     def dtype(self) -> np.dtype:
@@ -138,7 +138,7 @@ class Model:
     # ----- predictions ------------------------------------------------------------------------
     def features(self, X) -> np.ndarray:
         """Raw features (array, list, DataFrame) checked against the run's inputs, as a float64 matrix."""
-        from nnlab.tabular import features_from_frame
+        from nnlab.tables import features_from_frame
 
         if hasattr(X, "columns"):
             X = features_from_frame(X, self)[0]
@@ -171,7 +171,7 @@ class Model:
         out = self.outputs(X)
         if self.task != "classification":
             return out
-        from nnlab.training.metrics import predicted_classes
+        from nnlab.metrics import predicted_classes
 
         return predicted_classes(out)
 
@@ -183,6 +183,8 @@ class Model:
                 + ("values (regression)" if self.task != "classification" else "scores, not probabilities")
                 + "; use predict"
             )
+        from nnlab.metrics import as_probabilities
+
         return as_probabilities(self.outputs(X))
 
     @property
@@ -214,8 +216,3 @@ class Model:
         from nnlab.components.layers import Dropout
 
         return [la for la in self.net.layers if isinstance(la, Dropout) and la.rate > 0]
-
-
-def as_probabilities(out: np.ndarray) -> np.ndarray:
-    """One column per class: a single sigmoid output p becomes the two columns [1 − p, p]."""
-    return np.hstack([1 - out, out]) if out.shape[1] == 1 else out

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.errors import CheckpointError, NnlabError
-from nnlab.runs import METRICS, atomic_write, check_run_dir
+from nnlab.runs.folder import METRICS, atomic_write, check_run_dir
 
 
 def read_metrics(run_dir: Path):
@@ -105,7 +105,7 @@ def _boundary_model(run_dir: Path, checkpoint: str):
 def _regions(ax, model, steps: int = 200) -> None:
     """The class the model predicts over a grid of the raw feature plane, with the train and test points."""
     from nnlab.data.core import raw_splits
-    from nnlab.training.metrics import predicted_classes
+    from nnlab.metrics import predicted_classes
 
     raw = raw_splits(model.config.data, model.config.seed)
     X_all = np.vstack([raw.X_train, raw.X_val, raw.X_test]).astype(np.float64)

@@ -7,13 +7,12 @@ so every component declares its arguments once, in its ``__init__``.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from nnlab.errors import RegistryError
+from nnlab.errors import RegistryError, did_you_mean
 
 KINDS = (
     "activation",
@@ -25,11 +24,6 @@ KINDS = (
     "layer",
     "dataset",
 )
-
-
-def _did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
-    return f" — did you mean '{close[0]}'?" if close else ""
 
 
 class Registry:
@@ -79,7 +73,7 @@ class Registry:
         key = name.lower()
         if key not in self._canonical:
             raise RegistryError(
-                f"unknown {self.kind} '{name}'{_did_you_mean(key, self._canonical)}"
+                f"unknown {self.kind} '{name}'{did_you_mean(key, self._canonical)}"
                 f" (choices: {', '.join(self.names())})"
             )
         return self._entries[self._canonical[key]]
@@ -113,7 +107,7 @@ class Registry:
                     continue
                 accepted = ", ".join(params) or "none"
                 raise RegistryError(
-                    f"{self.kind} '{name}' has no argument '{key}'{_did_you_mean(key, params)} (accepted: {accepted})"
+                    f"{self.kind} '{name}' has no argument '{key}'{did_you_mean(key, params)} (accepted: {accepted})"
                 )
             _check_type(self.kind, name, key, value, params[key])
         missing = [k for k, p in params.items() if p.default is inspect.Parameter.empty and k not in kwargs]
@@ -197,9 +191,9 @@ REGISTRIES: dict[str, Registry] = {kind: Registry(kind) for kind in KINDS}
 def registry(kind: str) -> Registry:
     if kind not in REGISTRIES:
         raise RegistryError(
-            f"unknown component kind '{kind}'{_did_you_mean(kind, REGISTRIES)} (kinds: {', '.join(KINDS)})"
+            f"unknown component kind '{kind}'{did_you_mean(kind, REGISTRIES)} (kinds: {', '.join(KINDS)})"
         )
-    _load_builtins()
+    _load_builtins(kind)
     return REGISTRIES[kind]
 
 
@@ -218,16 +212,23 @@ def names(kind: str) -> list[str]:
     return registry(kind).names()
 
 
-_loaded = False
+#: the modules whose ``register`` decorators declare each kind's built-ins, by name: imported the first time
+#: the kind is asked for (mmengine's "locations"), so that the registry imports nothing above it
+BUILTINS: dict[str, tuple[str, ...]] = {
+    "activation": ("nnlab.components.activations",),
+    "loss": ("nnlab.components.losses",),
+    "initializer": ("nnlab.components.initializers",),
+    "optimizer": ("nnlab.components.optimizers",),
+    "schedule": ("nnlab.components.schedules",),
+    "regularizer": ("nnlab.components.regularizers",),
+    "layer": ("nnlab.components.layers",),
+    "dataset": ("nnlab.data.synthetic", "nnlab.data.real", "nnlab.data.files"),
+}
 
 
-def _load_builtins() -> None:
-    """Import the built-in component modules once, so their ``register`` decorators run."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    import nnlab.components  # noqa: F401
-    import nnlab.data.benchmarks  # noqa: F401
-    import nnlab.data.datasets  # noqa: F401
-    import nnlab.data.tabular  # noqa: F401
+def _load_builtins(kind: str) -> None:
+    """Import the modules that register ``kind``'s built-ins (once: Python keeps imported modules)."""
+    import importlib
+
+    for module in BUILTINS[kind]:
+        importlib.import_module(module)

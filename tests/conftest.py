@@ -69,7 +69,7 @@ def fashion_mnist_available():
     """Skip where Fashion-MNIST is not installed, except where NNLAB_REQUIRE_DATA=1 (CI) demands it."""
     import os
 
-    from nnlab.data.benchmarks import find_fashion_mnist
+    from nnlab.data.real import find_fashion_mnist
     from nnlab.errors import DataError
 
     try:

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from nnlab.checkpoint import load_checkpoint
+from nnlab.architecture import SymmetryWarning
 from nnlab.cli import main
 from nnlab.config import parse_config
 from nnlab.errors import ConfigError
-from nnlab.model import SymmetryWarning
+from nnlab.runs.checkpoint import load_checkpoint
 from nnlab.training import train
 from nnlab.training.trainer import Trainer
 

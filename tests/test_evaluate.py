@@ -9,13 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 import nnlab
-from nnlab.checkpoint import load_checkpoint, save_checkpoint
 from nnlab.cli import main
 from nnlab.config import load_config, parse_config
 from nnlab.data.core import raw_splits
 from nnlab.evaluate import evaluate_runs
+from nnlab.metrics import averages, confusion_matrix, per_class
+from nnlab.runs.checkpoint import load_checkpoint, save_checkpoint
 from nnlab.training import train
-from nnlab.training.metrics import averages, confusion_matrix, per_class
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 

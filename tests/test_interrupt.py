@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from nnlab.checkpoint import load_checkpoint
 from nnlab.cli import main
 from nnlab.config import parse_config
+from nnlab.runs.checkpoint import load_checkpoint
 from nnlab.training import resume, train
 
 # a few thousand batches an epoch of milliseconds each: a signal lands inside an epoch almost surely

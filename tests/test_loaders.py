@@ -1,4 +1,4 @@
-"""Users' files (csv, npz, idx) and the benchmarks, on files the tests write themselves.
+"""Users' files (csv, npz, idx) and the real datasets (iris, digits, Fashion-MNIST), on files the tests write themselves.
 
 Every bad file goes through the CLI: exit status 2 and a message that names the file and the problem.
 """
@@ -15,13 +15,13 @@ import yaml
 from click.testing import CliRunner
 
 from nnlab import registry
-from nnlab.checkpoint import load_checkpoint
 from nnlab.cli import main
 from nnlab.config import parse_config
 from nnlab.data import idx as idx_module
-from nnlab.data.benchmarks import FASHION_CLASSES
 from nnlab.data.core import load_splits
+from nnlab.data.real import FASHION_CLASSES
 from nnlab.errors import DataError
+from nnlab.runs.checkpoint import load_checkpoint
 from nnlab.training.trainer import Trainer
 
 MODEL = {"hidden": [8]}
@@ -440,7 +440,7 @@ def test_uint8_images_are_never_copied_whole_into_float64(tmp_path):
     assert peak < float32_out + X.nbytes + 12e6, f"peak {peak / 1e6:.1f} MB"
 
 
-# ----- the benchmarks ---------------------------------------------------------------------------
+# ----- the real datasets --------------------------------------------------------------------------
 
 
 def test_iris_is_the_shipped_csv():
@@ -486,21 +486,21 @@ def test_fashion_mnist_is_looked_up_in_nnlab_data_first(tmp_path, monkeypatch):
 
 
 def test_fashion_mnist_where_the_debian_package_put_it(tmp_path, monkeypatch):
-    from nnlab.data import benchmarks
+    from nnlab.data import real
 
     fake_fashion(tmp_path / "elsewhere")
     listing = "\n".join(f"{tmp_path}/elsewhere/{n}" for n in ("README", "train-images-idx3-ubyte.gz"))
-    monkeypatch.setattr(benchmarks, "fashion_mnist_folders", lambda: [tmp_path / "a"])
-    monkeypatch.setattr(benchmarks.shutil, "which", lambda name: "/usr/bin/dpkg-query")
-    monkeypatch.setattr(benchmarks.subprocess, "run", lambda *a, **k: type("Done", (), {"stdout": listing})())
-    assert benchmarks.find_fashion_mnist()[0] == tmp_path / "elsewhere" / "train-images-idx3-ubyte.gz"
+    monkeypatch.setattr(real, "fashion_mnist_folders", lambda: [tmp_path / "a"])
+    monkeypatch.setattr(real.shutil, "which", lambda name: "/usr/bin/dpkg-query")
+    monkeypatch.setattr(real.subprocess, "run", lambda *a, **k: type("Done", (), {"stdout": listing})())
+    assert real.find_fashion_mnist()[0] == tmp_path / "elsewhere" / "train-images-idx3-ubyte.gz"
 
 
 def test_fashion_mnist_absent_says_how_to_get_it(tmp_path, monkeypatch):
-    from nnlab.data import benchmarks
+    from nnlab.data import real
 
-    monkeypatch.setattr(benchmarks, "fashion_mnist_folders", lambda: [tmp_path / "a", tmp_path / "b"])
-    monkeypatch.setattr(benchmarks, "_debian_folders", lambda: [])
+    monkeypatch.setattr(real, "fashion_mnist_folders", lambda: [tmp_path / "a", tmp_path / "b"])
+    monkeypatch.setattr(real, "_debian_folders", lambda: [])
     r = train_cli(tmp_path, config({"name": "fashion_mnist"}))
     assert_user_error(r, "apt-get install dataset-fashion-mnist", str(tmp_path / "a"), "train-images-idx3-ubyte.gz")
 

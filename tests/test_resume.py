@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from nnlab.checkpoint import load_checkpoint, save_checkpoint
 from nnlab.config import parse_config
 from nnlab.registry import register
-from nnlab.runs import hold_run_dir
+from nnlab.runs.checkpoint import load_checkpoint, save_checkpoint
+from nnlab.runs.folder import hold_run_dir
 from nnlab.training import Trainer, resume, train
 
 # dropout, batch norm, Adam, a step schedule, L2 and tol: every kind of state a resume must carry
@@ -289,7 +289,7 @@ SHIFT = {"x": 0.0}  # moved by the test below: the same config, other data
 
 @register("dataset", "shifting_moons")
 def shifting_moons(rng, n_samples: int = 200):
-    from nnlab.data.datasets import moons
+    from nnlab.data.synthetic import moons
 
     ds = moons(rng, n_samples=n_samples)
     ds.X = ds.X + SHIFT["x"]

@@ -10,14 +10,14 @@ import yaml
 from click.testing import CliRunner
 
 from nnlab import registry
-from nnlab.checkpoint import load_checkpoint, subset
+from nnlab.architecture import build_network, output_units
 from nnlab.cli import main
 from nnlab.components.layers import ActivationLayer, Dense
 from nnlab.config import load_config, parse_config
 from nnlab.data.core import load_splits
 from nnlab.errors import ConfigError
-from nnlab.model import build_network, output_units
 from nnlab.network import Network
+from nnlab.runs.checkpoint import load_checkpoint, subset
 from nnlab.training import train
 from nnlab.training.rules import SingleLayerRule
 

@@ -4,10 +4,10 @@ import os
 
 import pytest
 
-from nnlab import runs
 from nnlab.config import parse_config
 from nnlab.errors import CheckpointError
-from nnlab.runs import atomic_write, hold_run_dir, remove_stale_temporaries
+from nnlab.runs import folder as runs
+from nnlab.runs.folder import atomic_write, hold_run_dir, remove_stale_temporaries
 from nnlab.training import train
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from nnlab.cli import main
 from nnlab.config import parse_config
-from nnlab.runlist import list_runs, sort_runs
+from nnlab.runs.listing import list_runs, sort_runs
 from nnlab.training import train
 
 BASE = """

@@ -72,7 +72,7 @@ def test_short_epochs_are_written_at_most_once_per_interval_but_always_at_the_en
 
 
 def test_best_checkpoint_holds_the_best_epoch_even_when_written_later(runs_dir):
-    from nnlab.checkpoint import load_checkpoint
+    from nnlab.runs.checkpoint import load_checkpoint
 
     cfg = parse_config(
         "data: {name: moons, n_samples: 200}\nmodel: {hidden: [8]}\noptimizer: {name: sgd, lr: 2.0}\n"
@@ -125,8 +125,8 @@ def test_metrics_text_is_what_pandas_writes_and_formats_each_row_once(monkeypatc
 def test_checkpoints_hold_the_history_encoded_row_by_row_as_json_would(tmp_path, monkeypatch):
     import json
 
-    from nnlab import checkpoint
-    from nnlab.checkpoint import load_checkpoint, save_checkpoint
+    from nnlab.runs import checkpoint
+    from nnlab.runs.checkpoint import load_checkpoint, save_checkpoint
     from nnlab.training import persistence
 
     hist = [
@@ -157,7 +157,7 @@ def test_checkpoints_hold_the_history_encoded_row_by_row_as_json_would(tmp_path,
 
 
 def test_a_meta_that_holds_the_stand_in_elsewhere_is_encoded_whole(tmp_path):
-    from nnlab.checkpoint import load_checkpoint, save_checkpoint
+    from nnlab.runs.checkpoint import load_checkpoint, save_checkpoint
 
     rows = [{"epoch": 1, "train_loss": 0.5}]
     meta = {"config": {"name": "\x00metrics\x00"}, "epoch": 1}  # a name that happens to be the stand-in

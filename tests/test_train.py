@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from nnlab.checkpoint import load_checkpoint, subset
 from nnlab.config import load_config, parse_config
+from nnlab.runs.checkpoint import load_checkpoint, subset
 from nnlab.training import train
 
 MOONS = """
@@ -144,7 +144,7 @@ def test_atomic_write_replaces_whole_files_with_the_usual_permissions(tmp_path):
     import os
     import stat
 
-    from nnlab.runs import atomic_write
+    from nnlab.runs.folder import atomic_write
 
     old = os.umask(0o022)
     try:

@@ -38,8 +38,8 @@ def predict(run_dir, input_csv, output, checkpoint):
     from nnlab.cli.render import console
     from nnlab.errors import NnlabError
     from nnlab.inference import load_run
-    from nnlab.runs import atomic_write
-    from nnlab.tabular import features_from_frame, prediction_frame, read_csv
+    from nnlab.runs.folder import atomic_write
+    from nnlab.tables import features_from_frame, prediction_frame, read_csv
 
     model = load_run(run_dir, checkpoint)
     frame = read_csv(input_csv)

@@ -31,7 +31,7 @@ def runs(folder, sort_by, reverse, as_json):
     from pathlib import Path
 
     from nnlab.cli.render import console
-    from nnlab.runlist import columns, list_runs, sort_runs
+    from nnlab.runs.listing import columns, list_runs, sort_runs
 
     rows = sort_runs(list_runs(folder), sort_by, reverse)
     if as_json:

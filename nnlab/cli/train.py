@@ -156,7 +156,7 @@ def _resume_hint(run_dir, reason: str, saved: bool) -> None:
     """On stderr: why the run stopped and the exact command that continues it."""
     import shlex
 
-    from nnlab.runs import CHECKPOINTS, CONFIG, LAST
+    from nnlab.runs.folder import CHECKPOINTS, CONFIG, LAST
 
     if not (run_dir / CHECKPOINTS / LAST).is_file():
         click.secho(f"interrupted ({reason}) before the first epoch ended: nothing to resume.", fg="yellow", err=True)

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from nnlab.components.buffers import scratch
+from nnlab.components.scratch import scratch
 from nnlab.registry import REGISTRIES
 
 ACTIVATIONS = REGISTRIES["activation"]

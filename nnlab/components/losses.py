@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnlab.components.activations import Sigmoid, Softmax
-from nnlab.components.buffers import scratch
+from nnlab.components.scratch import scratch
 from nnlab.registry import REGISTRIES
 
 LOSSES = REGISTRIES["loss"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlab.components.buffers import scratch
+from nnlab.components.scratch import scratch
 from nnlab.registry import REGISTRIES
 
 REGULARIZERS = REGISTRIES["regularizer"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from nnlab.metrics import improves, metric_mode
 from nnlab.registry import REGISTRIES
 
 SCHEDULES = REGISTRIES["schedule"]
@@ -107,7 +108,7 @@ class ReduceOnPlateau(Schedule):
             raise ValueError(f"factor must be in (0, 1), got {factor}")
         self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
         self.min_delta, self.min_lr = float(min_delta), float(min_lr)
-        self.mode = "max" if "acc" in monitor or monitor.endswith("r2") else "min"
+        self.mode = metric_mode(monitor)
         self.current, self.best, self.wait = None, None, 0
 
     def bind(self, base_lr, epochs, steps_per_epoch):
@@ -122,8 +123,7 @@ class ReduceOnPlateau(Schedule):
         value = metrics.get(self.monitor)
         if value is None or value != value:
             return
-        sign = 1 if self.mode == "min" else -1
-        if self.best is None or sign * (self.best - value) > self.min_delta:
+        if improves(value, self.best, self.mode, self.min_delta):
             self.best, self.wait = value, 0
             return
         self.wait += 1

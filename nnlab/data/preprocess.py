@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlab.errors import ConfigError
+from nnlab.errors import ConfigError, did_you_mean
 
 METHODS = ("none", "center", "standardize", "minmax", "scale")
 
@@ -147,11 +147,9 @@ def _parse(spec) -> tuple[str, float]:
     else:
         raise ConfigError(f"data.preprocess: expected one of {', '.join(METHODS)}, got {spec!r}")
     if name not in METHODS:
-        import difflib
-
-        close = difflib.get_close_matches(str(name), METHODS, n=1)
-        hint = f" — did you mean '{close[0]}'?" if close else ""
-        raise ConfigError(f"data.preprocess: unknown method '{name}'{hint} (choices: {', '.join(METHODS)})")
+        raise ConfigError(
+            f"data.preprocess: unknown method '{name}'{did_you_mean(name, METHODS)} (choices: {', '.join(METHODS)})"
+        )
     return name, float(factor)
 
 

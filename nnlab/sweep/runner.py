@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from nnlab.errors import ConfigError, NnlabError
-from nnlab.runs import CONFIG, atomic_write, new_run_dir
+from nnlab.runs.folder import CONFIG, atomic_write, new_run_dir
 from nnlab.sweep.space import SweepConfig, plan_trials
 from nnlab.training.callbacks import Callback
 

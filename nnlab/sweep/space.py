@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from nnlab.config import format_errors, set_value, validate
 from nnlab.errors import ConfigError
+from nnlab.metrics import metric_mode
 
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "int", "qloguniform")
 
@@ -97,7 +98,7 @@ class SweepConfig(BaseModel):
     @model_validator(mode="after")
     def _mode(self):
         if self.mode is None:
-            self.mode = "min" if "loss" in self.metric or self.metric.endswith(("mse", "mae")) else "max"
+            self.mode = metric_mode(self.metric)
         if not self.parameters:
             raise ValueError("parameters: give at least one dotted path to search over")
         if self.method == "grid":

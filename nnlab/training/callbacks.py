@@ -7,7 +7,7 @@ few times a second.
 
 from __future__ import annotations
 
-import math
+from nnlab.metrics import improves, metric_mode
 
 
 class Callback:
@@ -18,31 +18,17 @@ class Callback:
     def on_train_end(self, trainer, summary: dict) -> None: ...
 
 
-def better(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return False
-    if best is None:
-        return True
-    return value < best - min_delta if mode == "min" else value > best + min_delta
-
-
-def mode_of(monitor: str, mode: str = "auto") -> str:
-    if mode != "auto":
-        return mode
-    return "max" if any(k in monitor for k in ("acc", "r2", "f1")) else "min"
-
-
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
 
     def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best=True, mode="auto"):
         self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
-        self.restore_best, self.mode = restore_best, mode_of(monitor, mode)
+        self.restore_best, self.mode = restore_best, metric_mode(monitor, mode)
         self.best, self.wait = None, 0
 
     def on_epoch_end(self, trainer, epoch, row):
         value = row.get(self.monitor)
-        if better(value, self.best, self.mode, self.min_delta):
+        if improves(value, self.best, self.mode, self.min_delta):
             self.best, self.wait = value, 0
             return
         self.wait += 1

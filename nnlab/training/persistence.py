@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from nnlab.checkpoint import save_checkpoint
-from nnlab.runs import CHECKPOINTS, LAST, METRICS, atomic_write
+from nnlab.runs.checkpoint import save_checkpoint
+from nnlab.runs.folder import CHECKPOINTS, LAST, METRICS, atomic_write
 
 BEST = "best.safetensors"
 

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from nnlab import __version__
-from nnlab.checkpoint import load_checkpoint
 from nnlab.components.schedules import build_schedule
 from nnlab.config import Config, load_config, validate
 from nnlab.errors import CheckpointError
-from nnlab.runs import CHECKPOINTS, CONFIG, LAST, check_run_dir, hold_run_dir, read_summary
+from nnlab.runs.checkpoint import load_checkpoint
+from nnlab.runs.folder import CHECKPOINTS, CONFIG, LAST, check_run_dir, hold_run_dir, read_summary
 from nnlab.training.trainer import RunResult, Trainer
 
 FINISHED = ("completed", "stopped_early", "converged")

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnlab.architecture import check_loss_fits
 from nnlab.components.layers import ActivationLayer, Dense
 from nnlab.components.losses import dense_target
 from nnlab.errors import ConfigError
-from nnlab.model import check_loss_fits
 from nnlab.training.callbacks import Callback
 
 

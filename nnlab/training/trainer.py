@@ -21,15 +21,16 @@ from pathlib import Path
 import numpy as np
 
 from nnlab import __version__, parallel
-from nnlab.checkpoint import save_checkpoint, subset
+from nnlab.architecture import build_network, output_units, resolve
 from nnlab.components.regularizers import build_regularizers
 from nnlab.components.schedules import build_schedule
 from nnlab.config import Config
 from nnlab.data.core import load_splits
 from nnlab.errors import CheckpointError, ConfigError
-from nnlab.model import build_network, output_units, resolve
+from nnlab.metrics import evaluate, improves, metric_mode, predicted_classes
 from nnlab.registry import registry
-from nnlab.runs import (
+from nnlab.runs.checkpoint import save_checkpoint, subset
+from nnlab.runs.folder import (
     CHECKPOINTS,
     CONFIG,
     LAST,
@@ -41,9 +42,8 @@ from nnlab.runs import (
     write_json,
 )
 from nnlab.seeds import streams
-from nnlab.training.callbacks import Callback, EarlyStopping, better, mode_of
+from nnlab.training.callbacks import Callback, EarlyStopping
 from nnlab.training.interrupt import signal_name, stop_on_signals
-from nnlab.training.metrics import evaluate, predicted_classes
 from nnlab.training.persistence import BEST, RunWriter, copy_arrays
 from nnlab.training.rules import build_rule
 
@@ -90,7 +90,7 @@ class Trainer:
         self.constraints = [r for r in regs if r.is_constraint]
         has_val = len(self.splits.X_val) > 0
         self.monitor = cfg.training.monitor or ("val_loss" if has_val else "train_loss")
-        self.monitor_mode = mode_of(self.monitor)
+        self.monitor_mode = metric_mode(self.monitor)
         es = cfg.training.early_stopping
         self.early = EarlyStopping(es.monitor, es.patience, es.min_delta, es.restore_best, es.mode) if es else None
         self.callbacks: list[Callback] = [*self.rule.callbacks, *callbacks]
@@ -275,7 +275,7 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_epoch_end(self, epoch, row)
         value = row.get(self.monitor)
-        is_best = better(value, None if self.best is None else self.best["value"], self.monitor_mode)
+        is_best = improves(value, None if self.best is None else self.best["value"], self.monitor_mode)
         if is_best:
             self.best = {"epoch": epoch + 1, "monitor": self.monitor, "value": value, "metrics": row}
         self.writer.epoch_end(epoch + 1, is_best)
@@ -398,7 +398,7 @@ class Trainer:
         self.writer.finish(last=self.position is None)  # a mid-epoch interruption has written its own 'last'
         restore = self.early is not None and self.early.restore_best and self.status == "stopped_early"
         if restore and self.best is not None:
-            from nnlab.checkpoint import load_checkpoint
+            from nnlab.runs.checkpoint import load_checkpoint
 
             tensors, _ = load_checkpoint(self.run_dir / CHECKPOINTS / BEST)
             self.net.load_state_dict(subset(tensors, "model"))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.errors import CheckpointError
-from nnlab.runs import atomic_write
+from nnlab.runs.folder import atomic_write
 
 FORMAT = "nnlab-checkpoint-1"
 

@@ -121,8 +121,7 @@ def prediction_frame(model, frame, X: np.ndarray):
     """``frame`` with the predictions appended: ``prediction`` (the class name, or the value) and, for
     classification, one ``prob_<class>`` column per class (``score_<class>`` where the outputs are scores;
     a single non-probability unit for two classes gives the second class's score alone)."""
-    from nnlab.inference import as_probabilities
-    from nnlab.training.metrics import predicted_classes
+    from nnlab.metrics import as_probabilities, predicted_classes
 
     out = model.outputs(X)
     result = frame.copy()

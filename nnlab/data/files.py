@@ -8,7 +8,6 @@ dataset's ``class_names``: they travel in every checkpoint so that eval and pred
 
 from __future__ import annotations
 
-import difflib
 import os
 import zipfile
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Literal
 import numpy as np
 
 from nnlab.data.core import Dataset
-from nnlab.errors import DataError
+from nnlab.errors import DataError, did_you_mean
 from nnlab.registry import REGISTRIES
 
 DATASETS = REGISTRIES["dataset"]
@@ -35,11 +34,6 @@ def resolve_path(path: str, what: str = "file") -> Path:
     if full.is_dir():
         raise DataError(f"data.path: '{path}' is a folder ({full}), not a {what}")
     return full
-
-
-def _did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.5)
-    return f" — did you mean '{close[0]}'?" if close else ""
 
 
 # ----- targets: the task, and class labels as indices ------------------------------------------
@@ -149,7 +143,7 @@ def _feature_columns(path, columns, target, features, drop) -> list[str]:
     def check(name, what):
         if name not in columns:
             raise DataError(
-                f"'{path}' has no column '{name}'{_did_you_mean(name, columns)} ({what}; columns: {', '.join(columns)})"
+                f"'{path}' has no column '{name}'{did_you_mean(name, columns)} ({what}; columns: {', '.join(columns)})"
             )
 
     check(target, "the target")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
-from nnlab.errors import CheckpointError, NnlabError
-from nnlab.runs import CHECKPOINTS, CONFIG, read_summary
+from nnlab.errors import CheckpointError, NnlabError, did_you_mean
+from nnlab.metrics import metric_mode
+from nnlab.runs.folder import CHECKPOINTS, CONFIG, read_summary
 
 #: the columns every row has, in display order; metric columns (val_*, test_*) follow
 BASE = ("name", "status", "epochs", "best_epoch")
@@ -68,14 +68,10 @@ _ORDER = {"loss": 0, "accuracy": 1, "r2": 2, "mse": 3, "mae": 4}
 def sort_runs(rows: list[dict], column: str = "name", reverse: bool = False) -> list[dict]:
     """Sorted by ``column``: metrics best first (accuracy and R² descending, losses and errors ascending),
     other columns ascending; runs without the value last."""
-    from nnlab.training.callbacks import mode_of
-
     known = columns(rows, everything=True) if rows else [*BASE, *TAIL]
     if column not in known and not any(column in r for r in rows):
-        close = difflib.get_close_matches(column, known, n=1)
-        hint = f" — did you mean '{close[0]}'?" if close else ""
-        raise NnlabError(f"--sort: unknown column '{column}'{hint} (columns: {', '.join(known)})")
-    descending = column.startswith(("val_", "test_")) and mode_of(column) == "max"
+        raise NnlabError(f"--sort: unknown column '{column}'{did_you_mean(column, known)} (columns: {', '.join(known)})")
+    descending = column.startswith(("val_", "test_")) and metric_mode(column) == "max"
     present = [r for r in rows if r.get(column) is not None]
     absent = [r for r in rows if r.get(column) is None]
     present.sort(key=lambda r: r[column], reverse=descending != reverse)

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.data.core import Dataset
+from nnlab.data.files import csv_file, resolve_path
 from nnlab.data.idx import read_idx
-from nnlab.data.tabular import csv_file, resolve_path
 from nnlab.errors import DataError
 from nnlab.registry import REGISTRIES
 

@@ -1,13 +1,39 @@
-"""Metrics of a model on a split, computed in large batches in evaluation mode."""
+"""Metrics: of a network on a split (computed in large batches in evaluation mode), of predictions against
+targets, and which direction of a metric is better.
+
+Nothing here imports the rest of nnlab: a network is anything with ``predict``, ``forward``,
+``fused_split``, ``layers`` and ``n_outputs`` (``nnlab.network.Network``).
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+#: words of a metric's name that make a higher value better; any other metric (a loss, mse, mae,
+#: weight_change, penalty, seconds) is better lower
+HIGHER_IS_BETTER = frozenset({"accuracy", "acc", "r2", "f1", "precision", "recall"})
 
-def predict_outputs(net, X, batch_size: int = 8192):
-    """Network outputs (probabilities / values) for X."""
-    return net.predict(X, batch_size)
+
+def metric_mode(name: str, mode: str = "auto") -> str:
+    """``"max"`` where a higher value of the metric ``name`` is better (``val_accuracy``, ``test_r2``,
+    ``train_f1``, ``macro_f1``), ``"min"`` otherwise (``val_loss``, ``mse``, ``weight_change``); a ``mode``
+    other than ``"auto"`` is returned as it is. The one answer to the question for the whole of nnlab:
+    early stopping, the best checkpoint, reduce-on-plateau, sweeps and ``nnlab runs --sort``."""
+    if mode != "auto":
+        return mode
+    return "max" if HIGHER_IS_BETTER.intersection(name.lower().split("_")) else "min"
+
+
+def improves(value, best, mode: str, min_delta: float = 0.0) -> bool:
+    """Whether ``value`` beats ``best`` by more than ``min_delta`` in the direction ``mode`` (a first value
+    beats None; NaN and None never improve)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return False
+    if best is None:
+        return True
+    return value < best - min_delta if mode == "min" else value > best + min_delta
 
 
 def loss_of(net, loss, X, y, batch_size: int = 8192) -> tuple[float, np.ndarray]:
@@ -22,6 +48,11 @@ def loss_of(net, loss, X, y, batch_size: int = 8192) -> tuple[float, np.ndarray]
         logits[s : s + batch_size] = net.forward(X[s : s + batch_size], training=False, upto=split)
     value = loss.fused(logits, y, act)[0]
     return value, act.forward(logits)
+
+
+def as_probabilities(out: np.ndarray) -> np.ndarray:
+    """One column per class: a single sigmoid output p becomes the two columns [1 − p, p]."""
+    return np.hstack([1 - out, out]) if out.shape[1] == 1 else out
 
 
 def predicted_classes(out: np.ndarray, logits: bool = False) -> np.ndarray:
