@@ -137,9 +137,6 @@ class Network:
             out[s : s + batch_size] = self.forward(x[s : s + batch_size], training=False)
         return out
 
-    def summary(self) -> list[tuple[str, int]]:
-        return [(la.describe(), sum(int(np.prod(s)) for s, _ in la.param_specs.values())) for la in self.layers]
-
     def describe(self) -> str:
         return " → ".join([str(self.n_inputs)] + [la.describe() for la in self.layers])
 

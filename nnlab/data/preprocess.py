@@ -30,34 +30,33 @@ class Preprocessor:
         #: per-feature values that replace missing (NaN) entries; None when the data may hold none
         self.fill: np.ndarray | None = None
 
-    def fit(self, X: np.ndarray, rows: np.ndarray | None = None, impute: bool = False) -> Preprocessor:
-        """Statistics of ``X[rows]`` (the train split), read chunk by chunk in float64.
+    def fit(self, X: np.ndarray, impute: bool = False) -> Preprocessor:
+        """Statistics of ``X`` (the train split), read chunk by chunk in float64.
 
-        With ``impute``, missing entries are first replaced by their column's mean over the same rows, and
-        the statistics are those of the filled data."""
+        With ``impute``, missing entries are first replaced by their column's mean, and the statistics are
+        those of the filled data."""
         n = X.shape[1]
-        self.fill = _column_means(X, rows, nan=True) if impute else None
+        self.fill = _column_means(X, nan=True) if impute else None
         shift, scale = np.zeros(n), np.ones(n)
         if self.method in ("center", "standardize"):
-            shift = _column_means(X, rows, fill=self.fill)
+            shift = _column_means(X, fill=self.fill)
         if self.method == "standardize":
-            std = np.sqrt(_column_sq_dev(X, rows, shift, fill=self.fill))
+            std = np.sqrt(_column_sq_dev(X, shift, fill=self.fill))
             scale = 1.0 / np.where(std > 0, std, 1.0)
         if self.method == "minmax":
-            lo, hi = _column_range(X, rows, fill=self.fill)
+            lo, hi = _column_range(X, fill=self.fill)
             shift, scale = lo, 1.0 / np.where(hi > lo, hi - lo, 1.0)
         if self.method == "scale":
             scale = np.full(n, 1.0 / self.factor)
         self.shift, self.scale = shift, scale
         return self
 
-    def transform(self, X: np.ndarray, dtype=np.float32, rows: np.ndarray | None = None) -> np.ndarray:
-        """(X[rows] − shift) · scale in ``dtype``, chunk by chunk, so no float64 (or other) copy of X is held."""
-        n = len(X) if rows is None else len(rows)
-        out = np.empty((n, *X.shape[1:]), dtype=dtype)
+    def transform(self, X: np.ndarray, dtype=np.float32) -> np.ndarray:
+        """(X − shift) · scale in ``dtype``, chunk by chunk, so no float64 (or other) copy of X is held."""
+        out = np.empty(X.shape, dtype=dtype)
         shift, scale = self.shift.astype(dtype), self.scale.astype(dtype)
         fill = None if self.fill is None else self.fill.astype(dtype)
-        for s, block in _chunks(X, rows):
+        for s, block in _chunks(X):
             target = out[s : s + len(block)]
             target[...] = block
             if fill is not None:
@@ -83,26 +82,25 @@ class Preprocessor:
 _CHUNK_VALUES = 1 << 20  # values per chunk: 8 MB in float64, whatever the width of X
 
 
-def _chunks(X: np.ndarray, rows: np.ndarray | None):
-    """(start, block) over X's rows (or ``X[rows]``), each block a small copy of at most ~1M values."""
-    n = len(X) if rows is None else len(rows)
+def _chunks(X: np.ndarray):
+    """(start, block) over X's rows, each block at most ~1M values."""
     step = max(1, _CHUNK_VALUES // max(1, int(np.prod(X.shape[1:]))))
-    for s in range(0, n, step):
-        yield s, (X[s : s + step] if rows is None else np.take(X, rows[s : s + step], axis=0))
+    for s in range(0, len(X), step):
+        yield s, X[s : s + step]
 
 
-def _float_chunks(X, rows, fill=None):
-    for _, block in _chunks(X, rows):
+def _float_chunks(X, fill=None):
+    for _, block in _chunks(X):
         block = block.astype(np.float64)
         if fill is not None:
             np.copyto(block, fill, where=np.isnan(block))
         yield block
 
 
-def _column_means(X, rows, fill=None, nan=False) -> np.ndarray:
+def _column_means(X, fill=None, nan=False) -> np.ndarray:
     """Column means; with ``nan``, over the present (non-NaN) entries only (0 for an all-missing column)."""
     total, count = np.zeros(X.shape[1]), np.zeros(X.shape[1])
-    for block in _float_chunks(X, rows, fill):
+    for block in _float_chunks(X, fill):
         if nan:
             present = ~np.isnan(block)
             total += np.where(present, block, 0.0).sum(axis=0)
@@ -113,19 +111,19 @@ def _column_means(X, rows, fill=None, nan=False) -> np.ndarray:
     return total / np.maximum(count, 1)
 
 
-def _column_sq_dev(X, rows, mean, fill=None) -> np.ndarray:
+def _column_sq_dev(X, mean, fill=None) -> np.ndarray:
     """Population variance Σ(x − mean)²/n per column, the mean known (a second pass: exact, stable)."""
     total, n = np.zeros(X.shape[1]), 0
-    for block in _float_chunks(X, rows, fill):
+    for block in _float_chunks(X, fill):
         block -= mean
         total += np.einsum("ij,ij->j", block, block)
         n += len(block)
     return total / max(n, 1)
 
 
-def _column_range(X, rows, fill=None) -> tuple[np.ndarray, np.ndarray]:
+def _column_range(X, fill=None) -> tuple[np.ndarray, np.ndarray]:
     lo, hi = np.full(X.shape[1], np.inf), np.full(X.shape[1], -np.inf)
-    for block in _float_chunks(X, rows, fill):
+    for block in _float_chunks(X, fill):
         np.minimum(lo, block.min(axis=0), out=lo)
         np.maximum(hi, block.max(axis=0), out=hi)
     return lo, hi
