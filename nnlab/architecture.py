@@ -90,8 +90,8 @@ def build_layers(specs: list[dict]) -> list:
     single = sum(isinstance(la, (Dense, Maxout)) for la in layers) == 1  # no hidden units to stay identical
     for i, layer in enumerate(layers):
         if isinstance(layer, (Dense, Maxout)) and layer.initializer is None:
-            nxt = next((la for la in layers[i + 1 :] if getattr(la, "activation_family", None)), None)
-            layer.initializer = "he_normal" if getattr(nxt, "activation_family", "") == "he" else "xavier_normal"
+            nxt = next((la for la in layers[i + 1 :] if getattr(la, "family", None)), None)
+            layer.initializer = default_for(nxt)
         if isinstance(layer, (Dense, Maxout)) and not single and INITIALIZERS.build(layer.initializer).symmetric:
             warnings.warn(
                 f"layer {i} ({layer.describe()}): weights initialised all equal ({layer.initializer}) — every unit "

@@ -149,5 +149,7 @@ class HeUniform(_Uniform):
 
 
 def default_for(activation) -> str:
-    """He for the ReLU family, Xavier for tanh / sigmoid / softmax / identity."""
+    """The default weight initializer of a layer followed by ``activation`` (an activation, or a layer that acts
+    as one, by its ``family``): He for the ReLU family, Xavier for tanh / sigmoid / softmax / identity, and
+    for None (no activation known)."""
     return "he_normal" if getattr(activation, "family", "xavier") == "he" else "xavier_normal"

@@ -89,7 +89,7 @@ class Dense(Layer):
         return self.units
 
     def init_params(self, rng):
-        init = INITIALIZERS.build(self.initializer or "xavier_normal")
+        init = INITIALIZERS.build(self.initializer or default_for(None))
         self.params["W"][...] = init((self.n_in, self.units), self.n_in, self.units, rng, self.dtype)
         if self.use_bias:
             binit = INITIALIZERS.build(self.bias_initializer)
@@ -129,7 +129,8 @@ class ActivationLayer(Layer):
         super().__init__()
         self.spec = activation
         self.activation = ACTIVATIONS.build(activation)
-        self.activation_family = self.activation.family  # picks the default initializer of the layer before
+        #: picks the default initializer of the layer before (initializers.default_for)
+        self.family = self.activation.family
         #: overwrite z with φ(z): set by the network when the layer before owns z and φ's backward needs only a
         self.inplace = False
 
@@ -256,7 +257,7 @@ class PReLU(Layer):
     def __init__(self, alpha: float = 0.25):
         super().__init__()
         self.alpha_init = float(alpha)
-        self.activation_family = "he"
+        self.family = "he"  # the ReLU family: the layer before gets he_normal by default
 
     def build(self, n_in, dtype):
         super().build(n_in, dtype)
@@ -309,7 +310,7 @@ class Maxout(Layer):
 
     def init_params(self, rng):
         k = self.units * self.pieces
-        init = INITIALIZERS.build(self.initializer or "xavier_normal")
+        init = INITIALIZERS.build(self.initializer or default_for(None))
         self.params["W"][...] = init((self.n_in, k), self.n_in, self.units, rng, self.dtype)
         self.params["b"][...] = INITIALIZERS.build(self.bias_initializer)((k,), self.n_in, self.units, rng, self.dtype)
 
@@ -331,10 +332,3 @@ class Maxout(Layer):
 
     def describe(self):
         return f"maxout({self.units}x{self.pieces})"
-
-
-def initializer_for(activation_spec) -> str:
-    """The default weight initializer for a layer followed by this activation."""
-    if activation_spec is None:
-        return "xavier_normal"
-    return default_for(ACTIVATIONS.build(activation_spec))
