@@ -5,7 +5,9 @@ NumPy has no axpy: w − α g costs it two passes and a scratch buffer (α g, th
 that NumPy itself links has one, multithreaded; ctypes calls it on the flat parameter buffers. SGD's
 update on Fashion-MNIST's 235 k weights took 105–140 µs a step this way, 210–320 µs in NumPy. The BLAS is
 the one threadpoolctl finds inside NumPy's own folder (the OpenBLAS of the wheels); where there is none
-(another build, another platform) ``axpy`` and ``scal`` return False and the caller does it in NumPy.
+(another build, another platform), or while ``nnlab.parallel.fast_paths(blas=False)`` or
+``NNLAB_FAST_PATHS=0`` has turned this path off, ``axpy`` and ``scal`` return False, ``function`` None, and
+the caller does it in NumPy.
 Each element is computed on its own (a fused multiply-add), so the result does not depend on the threads.
 
 axpy and scal run on BLAS's threads over a whole buffer. axpby runs on the calling thread (OpenBLAS does not
@@ -21,6 +23,8 @@ import sys
 import weakref
 
 import numpy as np
+
+from nnlab import parallel
 
 # symbol names of the same functions across builds: the wheels' scipy-openblas (64-bit integers, then
 # 32-bit), a plain OpenBLAS or MKL
@@ -71,6 +75,8 @@ def _load() -> dict:
 
 def _get(op: str, dtype) -> object | None:
     global _funcs
+    if not parallel.fast("blas"):  # turned off (nnlab.parallel.fast_paths, NNLAB_FAST_PATHS): NumPy does it
+        return None
     if _funcs is None:
         _funcs = _load()
     return _funcs.get((op, dtype))

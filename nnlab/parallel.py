@@ -10,6 +10,12 @@ the cut, so results are bit-identical for any number of threads (resumes and see
 The thread count follows BLAS's (threadpoolctl), read when a trainer is built: a sweep worker limited to
 one BLAS thread splits nothing. ``limit(n)`` sets it explicitly. Small arrays are never split: below
 ``MIN_PIECE`` elements a piece costs more to hand to a thread than to compute.
+
+``fast_paths`` (or the environment variable ``NNLAB_FAST_PATHS``, read once when this module loads) turns
+nnlab's two speed paths off, to measure them or to rule them out when debugging: the BLAS level-1 calls of
+``nnlab.blas`` and this module's split. ``NNLAB_FAST_PATHS=0`` turns both off, ``=blas`` or ``=threads``
+keeps that one only, ``1`` (the default) keeps both. Without them an optimizer's update is plain NumPy on
+one thread, over the whole buffer at once: the same numbers, to within float rounding.
 """
 
 from __future__ import annotations
@@ -30,10 +36,56 @@ _tasks = None  # the worker threads' queue of pieces
 _started = 0
 _blas: int | None = None  # BLAS's thread count, read by refresh()
 _lock = threading.Lock()
+PATHS = ("blas", "threads")
+
+
+def _paths_from(value: str | None) -> frozenset[str]:
+    """The paths that ``NNLAB_FAST_PATHS`` turns on: 1 (or unset) both, 0 none, else a comma list of names."""
+    value = (value or "1").strip().lower()
+    if value in ("1", "on", "all"):
+        return frozenset(PATHS)
+    names = {v.strip() for v in value.split(",")} - {"", "0", "off", "none"}
+    if names - set(PATHS):
+        raise ValueError(f"NNLAB_FAST_PATHS={value!r}: use 0, 1 or a comma list of {', '.join(PATHS)}")
+    return frozenset(names)
+
+
+_fast = _paths_from(os.environ.get("NNLAB_FAST_PATHS"))
+
+
+def fast(path: str) -> bool:
+    """Whether the speed path ``path`` ("blas", "threads") is on."""
+    return path in _fast
+
+
+class fast_paths:  # noqa: N801  (a function that can also be a context manager, like torch.set_grad_enabled)
+    """Turn the speed paths on or off, process-wide: ``blas`` (the BLAS level-1 calls of ``nnlab.blas``),
+    ``threads`` (this module's split); None leaves one as it is. Called, it holds until changed; as a
+    context manager, the setting before comes back at the end of the block::
+
+        with nnlab.parallel.fast_paths(blas=False, threads=False):   # plain NumPy on one thread
+            train(config)
+    """
+
+    def __init__(self, blas: bool | None = None, threads: bool | None = None):
+        global _fast
+        self.before = _fast
+        wanted = {"blas": blas, "threads": threads}
+        _fast = frozenset(p for p in PATHS if (p in _fast if wanted[p] is None else wanted[p]))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        global _fast
+        _fast = self.before
 
 
 def threads() -> int:
-    """How many threads a split may use: ``limit``'s value, else BLAS's thread count as ``refresh`` read it."""
+    """How many threads a split may use: ``limit``'s value, else BLAS's thread count as ``refresh`` read it
+    (1 while the ``threads`` path is off)."""
+    if "threads" not in _fast:
+        return 1
     if _limit is not None:
         return _limit
     if _blas is None:
@@ -81,7 +133,10 @@ def _pieces(n: int, threads: int) -> tuple[tuple[tuple[int, int], ...], bool]:
 
 def pieces(n: int) -> tuple[tuple[tuple[int, int], ...], bool]:
     """The ranges ``[a, b)`` that ``split`` hands out for ``n`` elements, and whether they run in parallel:
-    one per thread where each holds at least MIN_PIECE elements, else blocks of BLOCK on this thread."""
+    one per thread where each holds at least MIN_PIECE elements, else blocks of BLOCK on this thread; with
+    the ``threads`` path off, ``[0, n)`` whole."""
+    if "threads" not in _fast:
+        return ((0, n),), False
     return _pieces(n, threads())
 
 

@@ -51,23 +51,39 @@ def test_an_error_in_a_worker_piece_is_raised_in_the_caller():
 
 @pytest.mark.parametrize("name", ["adam", "adamw", "sgd", "rmsprop", "adagrad"])
 def test_optimizer_steps_are_bit_identical_for_any_number_of_threads(name):
-    """The cut does not change the arithmetic of any element: 1, 2 and 3 threads give the same bits."""
+    """The cut does not change the arithmetic of any element: 1, 2 and 3 threads, and no split at all, give the
+    same bits."""
     n = 235_146  # Fashion-MNIST's 784-256-128-10 weights
     rng = np.random.default_rng(0)
     w0 = rng.standard_normal(n).astype(np.float32)
     grads = [rng.standard_normal(n).astype(np.float32) * 1e-2 for _ in range(20)]
     results = []
-    for threads in (1, 2, 3):
+    for threads, split in ((1, True), (2, True), (3, True), (2, False)):  # the last: no split, one piece
         spec = {"name": name, "momentum": 0.9} if name == "sgd" else {"name": name}
         opt = OPTIMIZERS.build(spec)
         w = {"weights": w0.copy()}
-        with parallel.limit(threads):
+        with parallel.limit(threads), parallel.fast_paths(threads=split):
             for g in grads:
                 opt.step(w, {"weights": g}, 0.01)
         results.append(w["weights"])
     assert not np.array_equal(results[0], w0)
     for r in results[1:]:
         assert np.array_equal(r, results[0])
+
+
+def test_with_the_threads_path_off_split_runs_the_whole_range_once_on_this_thread():
+    seen = []
+    with parallel.limit(2), parallel.fast_paths(threads=False):
+        assert parallel.threads() == 1 and parallel.pieces(1 << 20) == (((0, 1 << 20),), False)
+        parallel.split(lambda a, b: seen.append((a, b, threading.current_thread().name)), 1 << 20)
+    assert seen == [(0, 1 << 20, threading.current_thread().name)]
+    with parallel.limit(2):
+        assert parallel.pieces(1 << 20)[1]  # back on after the block
+    setting = parallel.fast_paths(threads=False)  # called, not entered: holds until changed
+    try:
+        assert parallel.threads() == 1
+    finally:
+        setting.__exit__(None, None, None)
 
 
 def test_thread_count_follows_blas_limits():
