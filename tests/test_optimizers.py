@@ -110,3 +110,31 @@ def test_flush_keeps_what_matters():
     a = np.array([1e-3, -2.5e-7, 1e-20, 1e-36, 1e-40, 1.0], np.float32)
     flush_subnormals(a)
     np.testing.assert_array_equal(a, np.array([1e-3, -2.5e-7, 1e-20, 0, 0, 1.0], np.float32))
+
+
+@pytest.mark.parametrize("spec", [{"name": "adam"}, {"name": "adamw", "weight_decay": 0.1}])
+def test_stepping_named_params_equals_stepping_the_flat_buffers(spec, rng):
+    """Public API: ``opt.step(net.named_params(), net.named_grads(), lr)`` (per-layer views keyed
+    ``layers.N.W`` / ``layers.N.b``) gives what the trainer's flat ``weights`` / ``others`` buffers give, AdamW's
+    decay included (``.W`` keys decay, ``.b`` keys do not, as ``weights`` does and ``others`` does not)."""
+    from nnlab.components.layers import ActivationLayer, Dense
+    from nnlab.network import Network
+
+    def net():
+        layers = [Dense(96), ActivationLayer("relu"), Dense(64), ActivationLayer("relu"), Dense(3)]
+        return Network(layers, 80, np.float32, np.random.default_rng(0))
+
+    flat, named = net(), net()
+    assert flat.params["weights"].size > 4096  # the large buffer takes the BLAS / split path, the views do not
+    opt_flat, opt_named = registry.build("optimizer", spec), registry.build("optimizer", spec)
+    for _ in range(5):
+        for g in flat.grads.values():
+            g[...] = rng.standard_normal(g.size).astype(np.float32)
+        for key, g in named.grads.items():
+            g[...] = flat.grads[key]
+        opt_flat.step(flat.params, flat.grads, 0.01)
+        opt_named.step(named.named_params(), named.named_grads(), 0.01)
+    before = net()
+    for key, p in flat.named_params().items():
+        np.testing.assert_allclose(named.named_params()[key], p, rtol=1e-5, atol=1e-6)
+        assert not np.array_equal(p, before.named_params()[key])

@@ -3,7 +3,14 @@
 ``params`` and ``grads`` are dicts of arrays with the same keys; each optimizer keeps its state (velocity,
 moments) per key, allocated on the first step and updated in place with one scratch buffer per key, so a
 step allocates nothing. The trainer passes the network's parameters as two flat buffers, ``weights`` and
-``others`` (biases, batch-norm γ/β, PReLU α), so each update is a handful of vector operations.
+``others`` (biases, batch-norm γ/β, PReLU α), so each update is a handful of vector operations. A user may
+step an optimizer on arrays of their own, or on a network's per-layer views
+(``opt.step(net.named_params(), net.named_grads(), lr)``, keyed ``layers.N.W``, ``layers.N.b``, ...): the
+same numbers as on the flat buffers.
+
+Keys matter to AdamW only: its decoupled weight decay applies to the keys ``weights`` (the network's flat
+buffer of weight matrices) and those ending in ``.W`` (one layer's weight matrix, ``layers.N.W``), never to
+others (biases, ``others``, or a key of your own such as ``w``); see ``is_weight``.
 
 Every update is elementwise, so ``step`` hands it pieces of the buffers (``nnlab.parallel.split``): one
 per core for a long buffer, cache-sized blocks on one core. ``update`` sees views of the same range of the
@@ -23,7 +30,8 @@ OPTIMIZERS = REGISTRIES["optimizer"]
 
 
 def is_weight(key: str) -> bool:
-    """Decoupled weight decay (AdamW) touches weights only, never biases (deck 004)."""
+    """Whether AdamW decays the parameter ``key``: the flat buffer ``weights`` or a layer's ``layers.N.W``
+    (any key ending in ``.W``), never biases or other keys (deck 004)."""
     return key == "weights" or key.endswith(".W")
 
 
@@ -63,7 +71,7 @@ class Optimizer:
                 for slot in flush:
                     flush_subnormals(st[slot])
                 continue
-            if p.ndim != 1:  # a parameter that is not a flat buffer (a test, a notebook): one piece
+            if p.ndim != 1:  # a user's own named parameter, e.g. net.named_params()'s layers.N.W: one piece
                 self._piece(p, g, lr, st, key, flush)
                 continue
 
@@ -299,7 +307,11 @@ class Adam(Optimizer):
 
 @OPTIMIZERS.register("adamw")
 class AdamW(Adam):
-    """AdamW: Adam plus decoupled weight decay w ← w − α λ w on weights only (Loshchilov & Hutter)."""
+    """AdamW: Adam plus decoupled weight decay w ← w − α λ w on weights only (Loshchilov & Hutter).
+
+    "Weights" are the parameters keyed ``weights`` (the network's flat buffer of weight matrices, as the
+    trainer passes it) or ending in ``.W`` (``layers.N.W`` in ``net.named_params()``); every other key
+    (``others``, ``layers.N.b``, batch-norm's ``gamma``/``beta``, a name of your own) is not decayed."""
 
     def __init__(
         self,
