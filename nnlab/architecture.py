@@ -6,8 +6,9 @@ import warnings
 
 import numpy as np
 
+from nnlab.components.compat import check_network_fit
 from nnlab.components.initializers import INITIALIZERS, default_for
-from nnlab.components.layers import ActivationLayer, Dense, Maxout
+from nnlab.components.layers import Dense, Maxout
 from nnlab.config import Config
 from nnlab.errors import ConfigError
 from nnlab.network import Network
@@ -118,25 +119,5 @@ def build_network(config: Config, n_inputs: int, n_out: int, init_rng=None, drop
     return net
 
 
-def check_loss_fits(net: Network, loss, training_rule: str = "backprop") -> None:
-    """The loss's expected output activation, and differentiable activations for backprop."""
-    last = net.layers[-1]
-    out_name = last.activation.registry_name if isinstance(last, ActivationLayer) else last.describe()
-    if loss.expects_output and out_name not in loss.expects_output:
-        raise ConfigError(
-            f"loss '{loss.registry_name}' needs a {' or '.join(loss.expects_output)} output, the model ends in {out_name}"
-        )
-    if training_rule == "backprop":
-        if not loss.differentiable:
-            raise ConfigError(
-                f"loss: '{loss.registry_name}' is piecewise constant, so backpropagation cannot learn from it; "
-                "use a differentiable loss or training.rule: perceptron"
-            )
-        for i, la in enumerate(net.layers):
-            act = getattr(la, "activation", None)
-            if act is not None and not act.differentiable:
-                raise ConfigError(
-                    f"model: layer {i} uses '{act.registry_name}', whose derivative is zero almost everywhere, "
-                    "so backpropagation cannot train through it; use {name: sigmoid, c: 10} (a steep sigmoid "
-                    "that approximates the step) or training.rule: perceptron for a single layer"
-                )
+#: the loss's expected output activation, and differentiable activations for backprop: ``(net, loss, rule)``
+check_loss_fits = check_network_fit

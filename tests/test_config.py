@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 import yaml
 
@@ -106,3 +109,23 @@ def test_apply_override_creates_missing_optional_sections():
     raw = {"data": {"name": "xor"}, "model": {"hidden": [2]}}
     apply_override(raw, "training.early_stopping.patience=4")
     assert Config.model_validate(raw).training.early_stopping.patience == 4
+
+
+def _imports_after(code: str) -> set[str]:
+    """The nnlab modules a fresh interpreter holds after running ``code``."""
+    show = "import sys; print(' '.join(m for m in sys.modules if m.startswith('nnlab')))"
+    out = subprocess.run([sys.executable, "-c", f"{code}\n{show}"], check=True, capture_output=True, text=True)
+    return set(out.stdout.split())
+
+
+def test_the_config_loads_without_the_training_loop_and_the_rules_without_the_config():
+    # imports flow one way: the schema asks the rules what they can train, the rules never ask the schema
+    loaded = _imports_after(
+        "from nnlab.config import parse_config\n"
+        "parse_config('data: {name: and}\\nmodel: {hidden: []}\\ntraining: {rule: perceptron}')"
+    )
+    assert "nnlab.training.rules" in loaded
+    assert not {"nnlab.training.loop", "nnlab.architecture", "nnlab.experiment"} & loaded
+    assert not {
+        m for m in _imports_after("import nnlab.training.rules") if m.startswith(("nnlab.config", "nnlab.arch"))
+    }

@@ -12,10 +12,11 @@ import pytest
 import yaml
 
 from nnlab.config import parse_config
+from nnlab.network import Network
 from nnlab.registry import register
-from nnlab.runs.checkpoint import load_checkpoint, save_checkpoint
-from nnlab.runs.folder import hold_run_dir
-from nnlab.training import Trainer, resume, train
+from nnlab.runs.checkpoint import load_checkpoint
+from nnlab.runs.folder import RunFolder
+from nnlab.training import resume, start, train
 
 # dropout, batch norm, Adam, a step schedule, L2 and tol: every kind of state a resume must carry
 EXACT = """
@@ -96,18 +97,19 @@ def test_five_then_resume_five_equals_ten(cli, runs_dir):
     assert summary["status"] == "completed" and [r["epoch"] for r in summary["resumes"]] == [5]
 
 
-def interrupt_at(trainer, call):
-    """Send this process a real SIGINT during the ``call``-th training batch."""
-    forward = trainer.net.loss_and_backward
+def interrupt_at(monkeypatch, call):
+    """Send this process a real SIGINT during the ``call``-th training batch of the networks built from now on
+    (patched on the class: the backprop rule holds the network's bound method from the start)."""
+    forward = Network.loss_and_backward
     calls = [0]
 
-    def counting(*args, **kwargs):
+    def counting(net, *args, **kwargs):
         calls[0] += 1
         if calls[0] == call:
             os.kill(os.getpid(), signal.SIGINT)
-        return forward(*args, **kwargs)
+        return forward(net, *args, **kwargs)
 
-    trainer.net.loss_and_backward = counting
+    monkeypatch.setattr(Network, "loss_and_backward", counting)
 
 
 @pytest.mark.parametrize(
@@ -115,12 +117,13 @@ def interrupt_at(trainer, call):
     [(3 * BATCHES + 1, 1), (3 * BATCHES + 7, 7), (4 * BATCHES, None)],
     ids=["first-batch", "mid-epoch", "last-batch"],
 )
-def test_interrupt_then_resume_is_exact(runs_dir, call, position):
+def test_interrupt_then_resume_is_exact(runs_dir, monkeypatch, call, position):
     whole = train(parse_config(EXACT), runs_dir / "a").run_dir
-    trainer = Trainer(parse_config(EXACT), runs_dir / "b")
-    interrupt_at(trainer, call)
+    interrupt_at(monkeypatch, call)
+    trainer = start(parse_config(EXACT), runs_dir / "b")
     before = signal.getsignal(signal.SIGINT)  # SIG_IGN where the suite runs in the background
     result = trainer.fit()
+    monkeypatch.undo()
     assert result.status == "interrupted" and result.signal == signal.SIGINT
     _, meta = last(result.run_dir)
     if position is None:  # the signal came in an epoch's last batch: the epoch ends as usual
@@ -253,7 +256,7 @@ def test_resume_of_a_missing_folder(cli, runs_dir):
 def test_a_run_being_trained_cannot_be_resumed_twice(cli, runs_dir):
     d = train(parse_config(EXACT, ["training.epochs=2"]), runs_dir).run_dir
     before = snapshot(d)
-    with hold_run_dir(d):  # as a training process holds it
+    with RunFolder(d).lock():  # as a training process holds it
         r = cli("train", "--resume", d, "--epochs", 3)
     assert r.exit_code == 2 and "another nnlab process is training it" in r.output
     assert snapshot(d) == before
@@ -325,6 +328,6 @@ def test_a_checkpoint_without_run_metadata_is_refused(cli, runs_dir):
     d = train(parse_config(EXACT, ["training.epochs=2"]), runs_dir).run_dir
     tensors, meta = last(d)
     del meta["rng"]
-    save_checkpoint(d / "checkpoints" / "last.safetensors", tensors, meta)
+    RunFolder(d).save_checkpoint("last", tensors, meta)
     r = cli("train", "--resume", d, "--epochs", 3)
     assert r.exit_code == 2 and "lacks what a run needs to continue" in r.output

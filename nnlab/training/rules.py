@@ -26,11 +26,32 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnlab.architecture import check_loss_fits
+from nnlab.components.compat import check_fit, check_network_fit
 from nnlab.components.layers import ActivationLayer, Dense
 from nnlab.components.losses import dense_target
 from nnlab.errors import ConfigError
+from nnlab.registry import registry
 from nnlab.training.callbacks import Callback
+
+#: defaults of the single-neuron rules: α = optimizer.lr, one example at a time, weights from zero
+RULE_DEFAULTS = {
+    "perceptron": {"optimizer": {"name": "sgd", "lr": 1.0}, "loss": "mistakes", "batch_size": 1},
+    "adaline": {"optimizer": {"name": "sgd", "lr": 0.01}, "loss": "mse", "batch_size": 1},
+}
+
+_NO_HIDDEN = {
+    "perceptron": "the perceptron rule trains a single layer of step units, so the model has no hidden layer "
+    "(hidden: []): the rule corrects each output unit by its own error d − y, a hidden unit has no target d, "
+    "and the step's derivative is zero, so no error can be passed back to it. A hidden layer needs "
+    "training.rule: backprop with differentiable units such as sigmoid (configs/classic/xor_11_lines.yaml)",
+    "adaline": "ADALINE is a single layer of linear units trained by the delta rule, so the model has no hidden "
+    "layer (hidden: []): linear layers stacked are still one linear map, and a non-linear hidden layer "
+    "needs training.rule: backprop",
+}
+_OUTPUTS = {
+    "perceptron": "a step (Heaviside, targets d ∈ {0, 1}) or sign (targets d ∈ {−1, +1}) output",
+    "adaline": "a linear output (identity, slope k = 1): the delta rule is derived for y = w·x + b",
+}
 
 
 @dataclass
@@ -44,10 +65,9 @@ class Rule:
 def build_rule(config, net, loss, task: str, lr: float) -> Rule:
     """The configured rule for ``net``, after checking that it can train this network and loss."""
     rule = config.training.rule
-    check_loss_fits(net, loss, rule)
+    check_network_fit(net, loss, rule)
     if rule == "backprop":
-        # looked up at every call, so that a wrapped net.loss_and_backward (a test, a profiler) is the one used
-        return Rule(rule, lambda x, y, loss: net.loss_and_backward(x, y, loss))
+        return Rule(rule, net.loss_and_backward)
     dense, act = _single_layer(net, rule)
     if rule == "perceptron":
         if task != "classification":
@@ -57,6 +77,132 @@ def build_rule(config, net, loss, task: str, lr: float) -> Rule:
         bipolar = act.activation.registry_name == "sign"
         return Rule(rule, SingleLayerRule(net, dense, bipolar).learn, [PerceptronStop(lr)])
     return Rule(rule, SingleLayerRule(net, dense, bipolar=False).learn)
+
+
+# ----- the config: what each rule can train, checked before any data are read -------------------------------
+
+
+def with_rule_defaults(raw):
+    """The raw config with the perceptron's or ADALINE's defaults (``RULE_DEFAULTS``) where it gives none."""
+    training = raw.get("training") if isinstance(raw, dict) else None
+    rule = training.get("rule") if isinstance(training, dict) else None
+    defaults = RULE_DEFAULTS.get(rule) if isinstance(rule, str) else None
+    if defaults is None:
+        return raw
+    raw = {**raw, "training": {"batch_size": defaults["batch_size"], **training}}
+    for key in ("optimizer", "loss"):
+        if raw.get(key) is None:
+            raw[key] = defaults[key]
+    model = raw.get("model")
+    if isinstance(model, dict) and model.get("hidden") == [] and model.get("output_initializer") is None:
+        raw["model"] = {**model, "output_initializer": "zeros"}
+    return raw
+
+
+def check_config(cfg) -> None:
+    """Raise a ``ConfigError`` where ``cfg.training.rule`` cannot train ``cfg.model`` with ``cfg.loss``."""
+    rule = cfg.training.rule
+    if rule != "backprop":
+        _check_single_neuron_rule(cfg)
+    loss = None if cfg.loss is None else registry("loss").build(cfg.loss)
+    check_fit(loss, _output_name(cfg), _activations(cfg), rule)
+
+
+def _canonical(kind: str, spec) -> tuple[str, dict]:
+    name, kwargs = registry(kind).split_spec(spec)
+    return registry(kind).canonical(name), kwargs
+
+
+def _is_activation_layer(spec: dict) -> bool:
+    return registry("layer").canonical(spec["type"]) == "activation"
+
+
+def _activations(cfg) -> list[tuple[str, object]]:
+    """The config's activations in the order of the layers, each with its place."""
+    m, specs = cfg.model, []
+    if m.hidden:
+        specs.append(("model.activation", m.activation))
+    if m.hidden is not None and m.output is not None:
+        specs.append(("model.output", m.output))
+    for i, spec in enumerate(m.layers or []):
+        if _is_activation_layer(spec) and "activation" in spec:
+            specs.append((f"model.layers[{i}].activation", spec["activation"]))
+    built = []
+    for where, spec in specs:
+        try:
+            built.append((where, registry("activation").build(spec)))
+        except ConfigError as e:  # a layer's activation is checked here first: name its place
+            raise ConfigError(f"{where}: {e}") from None
+    return built
+
+
+def _output_name(cfg) -> str | None:
+    """The output activation's canonical name, where the config says it (None: the loss's default, later)."""
+    m = cfg.model
+    if m.layers is not None:
+        last = m.layers[-1] if m.layers else None
+        if last is None or not _is_activation_layer(last):
+            return None
+        return _canonical("activation", last.get("activation", "relu"))[0]
+    return None if m.output is None else _canonical("activation", m.output)[0]
+
+
+def _check_single_neuron_rule(cfg) -> None:
+    """The perceptron and ADALINE train one dense layer and its activation with their own update (deck 002)."""
+    rule, m = cfg.training.rule, cfg.model
+    who = "the perceptron rule" if rule == "perceptron" else "ADALINE's delta rule"
+    if m.hidden:
+        raise ConfigError(f"model.hidden: {_NO_HIDDEN[rule]}")
+    output = m.output
+    if m.layers is not None:
+        types = [registry("layer").canonical(s["type"]) for s in m.layers]
+        if types != ["dense", "activation"]:
+            raise ConfigError(
+                f"model.layers: {who} trains one dense layer and its activation ([dense, activation]), "
+                f"got [{', '.join(types)}]"
+            )
+        output = m.layers[1].get("activation", "relu")
+    if m.dropout or m.batchnorm:
+        raise ConfigError(f"model: {who} trains a single layer as the deck writes it, without dropout or batch norm")
+    if output is not None:
+        name, kwargs = _canonical("activation", output)
+        ok = name in ("step", "sign") if rule == "perceptron" else name == "identity" and kwargs.get("k", 1) == 1
+        if not ok:
+            where = "model.layers[1].activation" if m.layers is not None else "model.output"
+            raise ConfigError(f"{where}: {who} needs {_OUTPUTS[rule]}, got '{name}'")
+    _check_single_neuron_training(cfg, who)
+
+
+def _check_single_neuron_training(cfg, who: str) -> None:
+    """The loss, optimizer and training options of a single-neuron rule: its own update, nothing added."""
+    rule, t = cfg.training.rule, cfg.training
+    loss, _ = _canonical("loss", cfg.loss)
+    wanted = ("mistakes",) if rule == "perceptron" else ("mse", "sse")
+    if loss not in wanted:
+        why = (
+            "the perceptron counts its mistakes (loss: mistakes)"
+            if rule == "perceptron"
+            else "the delta rule is gradient descent on the squared error (loss: mse or sse)"
+        )
+        raise ConfigError(f"loss: {why}, got '{loss}'")
+    opt, kwargs = _canonical("optimizer", cfg.optimizer)
+    if opt != "sgd" or kwargs.get("momentum", 0) or kwargs.get("nesterov", False):
+        raise ConfigError(
+            f"optimizer: {who} is its own update, w ← w + α (d − y) x; give its learning rate α as "
+            f"{{name: sgd, lr: α}} (plain SGD, no momentum), got {cfg.optimizer}"
+        )
+    if rule == "perceptron" and t.batch_size != 1:
+        raise ConfigError(
+            "training.batch_size: the perceptron rule updates the weights after every example (deck 002), "
+            f"so batch_size is 1, got {t.batch_size!r}"
+        )
+    if any(v not in (None, False, 0) for v in cfg.regularization.values()):
+        raise ConfigError(f"regularization: {who} has no penalty term; leave regularization empty")
+    if t.grad_clip is not None:
+        raise ConfigError(f"training.grad_clip: {who} takes no gradient to clip; leave grad_clip null")
+
+
+# ----- the network ---------------------------------------------------------------------------------------------
 
 
 def _single_layer(net, rule: str) -> tuple[Dense, ActivationLayer]:

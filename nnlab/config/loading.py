@@ -1,0 +1,123 @@
+"""Reading a config: YAML text or file, dotted ``-o key=value`` overrides, validation into a ``Config``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from nnlab.config.messages import format_errors
+from nnlab.config.schema import Config, DataConfig, submodel
+from nnlab.errors import ConfigError, did_you_mean
+
+
+def load_config(path: str | Path, overrides: list[str] = (), seed: int | None = None) -> Config:
+    """Read a YAML config file, apply ``key.path=value`` overrides, validate."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file '{path}' not found")
+    if path.is_dir():
+        raise ConfigError(f"'{path}' is a folder, not a config file")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config file '{path}': {e}") from None
+    return parse_config(text, overrides, source=str(path), seed=seed)
+
+
+def parse_config(text: str, overrides: list[str] = (), source: str = "<config>", seed: int | None = None) -> Config:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"{source}:{where}: malformed YAML: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: a config is a mapping of keys (data, model, ...), got {type(raw).__name__}")
+    for item in overrides:
+        apply_override(raw, item)
+    if seed is not None:
+        raw["seed"] = seed
+    return validate(raw, source=source, text=text)
+
+
+def validate(raw: dict, source: str = "<config>", text: str | None = None) -> Config:
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(format_errors(e, raw, source, text)) from None
+
+
+def apply_override(raw: dict, item: str) -> None:
+    """Set ``a.b.c=value`` in the raw config; the value is parsed as YAML (``[64, 64]``, ``0.1``, ``true``)."""
+    if "=" not in item:
+        raise ConfigError(f"override '{item}' must look like key.path=value (e.g. optimizer.lr=0.01)")
+    key, _, text = item.partition("=")
+    key = key.strip()
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(f"override '{item}': the value '{text}' is not valid YAML") from None
+    set_value(raw, key, value, item)
+
+
+def set_value(raw: dict, key: str, value, item: str | None = None) -> None:
+    """Set ``value`` at the dotted path ``key`` of a raw config, creating sections the schema knows."""
+    item = item or key
+    parts = key.split(".")
+    if not all(parts):
+        raise ConfigError(f"override '{item}': '{key}' is not a dotted key path")
+    node = raw
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if isinstance(child, str) and part in _SPEC_KEYS:
+            child = node[part] = {"name": child}  # optimizer: adam  →  {name: adam}, to set optimizer.lr
+        elif child is None:
+            _check_known(parts[: i + 1], item)
+            child = node[part] = _default_mapping(parts[: i + 1], raw)
+        elif not isinstance(child, dict):
+            raise ConfigError(f"override '{item}': '{'.'.join(parts[: i + 1])}' is {child!r}, not a mapping")
+        node = child
+    _check_known(parts, item)
+    node[parts[-1]] = value
+
+
+_SPEC_KEYS = {"optimizer", "schedule", "loss", "activation", "output", "initializer", "bias_initializer", "preprocess"}
+
+
+def _check_known(parts: list[str], item: str) -> None:
+    """An override must name a key of the schema (free-form mappings: data and spec arguments excepted)."""
+    model: type[BaseModel] | None = Config
+    for depth, part in enumerate(parts):
+        if model is None or model is DataConfig and part not in model.model_fields:
+            return  # dataset and component arguments are checked by the registry
+        fields = model.model_fields
+        if part not in fields:
+            path = ".".join(parts[: depth + 1])
+            raise ConfigError(f"override '{item}': unknown key '{path}'{did_you_mean(part, fields)}")
+        model = submodel(fields[part].annotation)
+
+
+def _default_mapping(parts: list[str], raw: dict) -> dict:
+    """The schema's default of a section an override reaches into (``optimizer`` → its default spec, the
+    training rule's where the config names one)."""
+    from nnlab.training.rules import RULE_DEFAULTS  # imported here: the rules sit above the config
+
+    training = raw.get("training")
+    rule = training.get("rule") if isinstance(training, dict) else None
+    if parts == ["optimizer"] and isinstance(rule, str) and rule in RULE_DEFAULTS:
+        return dict(RULE_DEFAULTS[rule]["optimizer"])
+    model: type[BaseModel] | None = Config
+    default = None
+    for part in parts:
+        if model is None or part not in model.model_fields:
+            return {}
+        default = model.model_fields[part].default
+        model = submodel(model.model_fields[part].annotation)
+    if isinstance(default, str):
+        return {"name": default}
+    return dict(default) if isinstance(default, dict) else {}
