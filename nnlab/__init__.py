@@ -1,7 +1,14 @@
 """nnlab: train and study multi-layer perceptrons in NumPy from one YAML file.
 
-``nnlab.load_run(path, checkpoint="best")`` loads a trained run folder as a model with ``predict`` and
-``predict_proba`` (imported on first use, so that ``import nnlab`` stays light).
+The library, for a notebook (each name imported on first use, so that ``import nnlab`` stays light):
+
+- ``nnlab.build(config)``: the ``Experiment`` of a config (a dict, a YAML file, a ``Config``): data,
+  network, loss, optimizer, schedule, built and not trained;
+- ``nnlab.train(config, runs_dir)``: train it into a run folder; the result holds the trained network;
+- ``nnlab.resume(run_dir)``: continue a stopped run exactly;
+- ``nnlab.gradcheck(config_or_experiment)``: backprop against finite differences;
+- ``nnlab.load_run(path, checkpoint="best")``: a trained run with ``predict`` and ``predict_proba``;
+- ``nnlab.load_config(path, overrides)``: a validated ``Config``.
 """
 
 import os as _os
@@ -16,12 +23,22 @@ __version__ = "0.1.0"
 if "numpy" not in _sys.modules:
     _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
-__all__ = ["__version__", "load_run"]
+__all__ = ["Experiment", "__version__", "build", "gradcheck", "load_config", "load_run", "resume", "train"]
+
+_WHERE = {
+    "build": "nnlab.api",
+    "train": "nnlab.api",
+    "gradcheck": "nnlab.api",
+    "resume": "nnlab.training.resuming",
+    "load_run": "nnlab.inference",
+    "load_config": "nnlab.config",
+    "Experiment": "nnlab.experiment",
+}
 
 
 def __getattr__(name):
-    if name == "load_run":
-        from nnlab.inference import load_run
+    if name in _WHERE:
+        import importlib
 
-        return load_run
+        return getattr(importlib.import_module(_WHERE[name]), name)
     raise AttributeError(f"module 'nnlab' has no attribute '{name}'")

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.errors import CheckpointError, DataError, NnlabError
-from nnlab.inference import NAMED, TrainedModel, checkpoint_path, load_model, load_run, saved_checkpoints
+from nnlab.inference import TrainedModel, load_model, load_run
 from nnlab.metrics import averages, confusion_matrix, loss_of, per_class, predicted_classes, scores
-from nnlab.runs.folder import atomic_write, check_run_dir, write_json
+from nnlab.runs.folder import RunFolder
 
 SPLITS = ("test", "val", "train")
 
@@ -97,16 +97,16 @@ def load_members(run_dirs: list, checkpoint=None, checkpoints=None, mc_dropout=N
             )
         if checkpoints < 1:
             raise NnlabError(f"--checkpoints must be at least 1, got {checkpoints}")
-        return "checkpoints", _checkpoint_members(check_run_dir(run_dirs[0]), checkpoints)
+        return "checkpoints", _checkpoint_members(RunFolder.open(run_dirs[0]), checkpoints)
     if mc_dropout is not None:
         if several:
             raise NnlabError("--mc-dropout N averages dropout masks of one run: give one run folder")
         if mc_dropout < 1:
             raise NnlabError(f"--mc-dropout must be at least 1, got {mc_dropout}")
     checkpoint = "best" if checkpoint is None else str(checkpoint)
-    if several and not (checkpoint in NAMED or checkpoint.startswith("epoch-") or checkpoint.isdigit()):
+    if several and not RunFolder.is_checkpoint_name(checkpoint):
         raise NnlabError(f"--checkpoint '{checkpoint}' names one file: with several run folders use best or last")
-    dirs = [check_run_dir(d) for d in run_dirs]
+    dirs = [RunFolder.open(d).path for d in run_dirs]
     members: list[Member] = []
     for d in dirs:
         model = load_run(d, checkpoint)
@@ -126,10 +126,11 @@ def _label(model: TrainedModel) -> str:
     return f"{model.name} ({model.checkpoint.stem}, epoch {model.epoch})"
 
 
-def _checkpoint_members(run_dir: Path, k: int) -> list[Member]:
+def _checkpoint_members(folder: RunFolder, k: int) -> list[Member]:
     """The last k distinct checkpoints of a run: epoch-NNNN files and last, in epoch order."""
-    last = load_model(checkpoint_path(run_dir, "last"), run_dir)
-    epochs = [n for n in saved_checkpoints(run_dir) if n.startswith("epoch-") and int(n[6:]) < last.epoch]
+    run_dir = folder.path
+    last = load_model(folder.find_checkpoint("last"), run_dir)
+    epochs = [n for n in folder.checkpoints() if (folder.epoch_of(n) or 0) and folder.epoch_of(n) < last.epoch]
     chosen = epochs[-(k - 1) :] if k > 1 else []
     if len(chosen) + 1 < k:
         have = ", ".join([*epochs, f"last (epoch {last.epoch})"])
@@ -137,7 +138,7 @@ def _checkpoint_members(run_dir: Path, k: int) -> list[Member]:
             f"--checkpoints {k}: run '{run_dir}' keeps only {len(chosen) + 1} distinct checkpoints ({have}); "
             "ask for fewer, or train with training.checkpoint_every set to keep more"
         )
-    members = [Member(n, load_model(checkpoint_path(run_dir, n), run_dir)) for n in chosen]
+    members = [Member(n, load_model(folder.find_checkpoint(n), run_dir)) for n in chosen]
     return members + [Member(f"last (epoch {last.epoch})", last)]
 
 
@@ -267,16 +268,14 @@ def report_name(report: dict) -> str:
 
 def write_report(report: dict, run_dir: str | Path) -> list[Path]:
     """eval-<…>.json and, for classification, confusion-<…>.csv (rows: true class, columns: predicted)."""
-    run_dir = Path(run_dir)
+    folder = RunFolder(run_dir)
     name = report_name(report)
-    paths = [run_dir / f"eval-{name}.json"]
-    write_json(paths[0], report)
+    paths = [folder.write_report(name, report)]
     if "confusion_matrix" in report:
         names = report["classes"]
         lines = [",".join(["true \\ predicted", *map(_csv_cell, names)])]
         lines += [",".join([_csv_cell(c), *map(str, row)]) for c, row in zip(names, report["confusion_matrix"])]
-        paths.append(run_dir / f"confusion-{name}.csv")
-        atomic_write(paths[1], "\n".join(lines) + "\n")
+        paths.append(folder.write_table(f"confusion-{name}", "\n".join(lines) + "\n"))
     return paths
 
 

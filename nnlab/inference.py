@@ -7,7 +7,6 @@ data were mapped. Nothing here writes to the run folder.
 
 from __future__ import annotations
 
-import re
 import warnings
 from functools import cached_property
 from pathlib import Path
@@ -16,46 +15,14 @@ import numpy as np
 
 from nnlab.errors import CheckpointError, ConfigError, DataError, NnlabError
 from nnlab.runs.checkpoint import load_checkpoint, subset
-from nnlab.runs.folder import CHECKPOINTS, METRICS, check_run_dir, read_summary
-
-NAMED = ("best", "last")
-_EPOCH = re.compile(r"epoch-(\d+)$")
-
-
-def saved_checkpoints(run_dir: str | Path) -> list[str]:
-    """Names of the checkpoints a run folder holds: best, last, then epoch-NNNN in epoch order."""
-    names = [p.stem for p in (Path(run_dir) / CHECKPOINTS).glob("*.safetensors")]
-    epochs = sorted((n for n in names if _EPOCH.match(n)), key=lambda n: int(_EPOCH.match(n).group(1)))
-    return [n for n in NAMED if n in names] + epochs
-
-
-def checkpoint_path(run_dir: str | Path, checkpoint: str | int = "best") -> Path:
-    """The file of ``checkpoint`` in a run folder: ``best``, ``last``, ``epoch-0010`` (or the epoch, 10),
-    or the path of a checkpoint file."""
-    run_dir = Path(run_dir)
-    name = str(checkpoint)
-    if name.isdigit():
-        name = f"epoch-{int(name):04d}"
-    if name in NAMED or _EPOCH.match(name):
-        path = run_dir / CHECKPOINTS / f"{name}.safetensors"
-        if not path.is_file():
-            have = ", ".join(saved_checkpoints(run_dir)) or "none"
-            raise CheckpointError(f"run '{run_dir}' has no '{name}' checkpoint ({path} not found; it has: {have})")
-        return path
-    path = Path(checkpoint)
-    if path.is_file():
-        return path
-    raise CheckpointError(
-        f"checkpoint '{checkpoint}' not found: give best, last, epoch-NNNN or the path of a .safetensors file "
-        f"(run '{run_dir}' has: {', '.join(saved_checkpoints(run_dir)) or 'none'})"
-    )
+from nnlab.runs.folder import RunFolder
 
 
 def load_run(path: str | Path, checkpoint: str | int = "best") -> TrainedModel:
     """Load a run folder written by ``nnlab train`` at one of its checkpoints (best, last, epoch-NNNN, a
     file). The model predicts from raw features: the run's preprocessing is applied inside."""
-    run_dir = check_run_dir(path)
-    return load_model(checkpoint_path(run_dir, checkpoint), run_dir)
+    folder = RunFolder.open(path)
+    return load_model(folder.find_checkpoint(checkpoint), folder.path)
 
 
 def load_model(checkpoint: str | Path, run_dir: str | Path | None = None) -> TrainedModel:
@@ -122,18 +89,14 @@ class TrainedModel:
         """metrics.csv of the run as a pandas DataFrame (the checkpoint's rows when there is no run folder)."""
         import pandas as pd
 
-        path = self.run_dir / METRICS if self.run_dir else None
-        if path is not None and path.is_file():
-            try:
-                return pd.read_csv(path)
-            except (OSError, ValueError) as e:
-                raise CheckpointError(f"'{path}' is not a readable CSV file: {e}") from None
+        if self.run_dir is not None and RunFolder(self.run_dir).metrics_file.is_file():
+            return RunFolder(self.run_dir).read_metrics()
         return pd.DataFrame(self.history)
 
     @cached_property
     def summary(self) -> dict:
         """summary.json of the run ({} without a run folder)."""
-        return read_summary(self.run_dir) if self.run_dir else {}
+        return RunFolder(self.run_dir).read_summary() if self.run_dir else {}
 
     # ----- predictions ------------------------------------------------------------------------
     def features(self, X) -> np.ndarray:

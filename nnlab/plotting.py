@@ -12,22 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
+from nnlab.atomic import atomic_write
 from nnlab.errors import CheckpointError, NnlabError
-from nnlab.runs.folder import METRICS, atomic_write, check_run_dir
+from nnlab.runs.folder import RunFolder
 
 
 def read_metrics(run_dir: Path):
-    import pandas as pd
-
-    path = run_dir / METRICS
-    if not path.is_file():
-        raise CheckpointError(f"run '{run_dir}' has no {METRICS} yet (no epoch finished)")
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"'{path}' is not a readable CSV file: {e}") from None
+    folder = RunFolder(run_dir)
+    frame = folder.read_metrics()
     if frame.empty or "epoch" not in frame or "train_loss" not in frame:
-        raise CheckpointError(f"'{path}' has no epochs to plot")
+        raise CheckpointError(f"'{folder.metrics_file}' has no epochs to plot")
     return frame
 
 
@@ -36,7 +30,7 @@ def plot_runs(run_dirs, out: str | Path, boundary: bool = False, checkpoint: str
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    dirs = [check_run_dir(d) for d in run_dirs]
+    dirs = [RunFolder.open(d).path for d in run_dirs]
     if not dirs:
         raise NnlabError("give at least one run folder")
     frames = [read_metrics(d) for d in dirs]
@@ -86,7 +80,7 @@ def _curves(ax_loss, ax_metric, dirs, frames) -> None:
             ax.legend(fontsize="small")
     if not ax_metric.lines:
         ax_metric.text(
-            0.5, 0.5, f"no {metric} column in {METRICS}", ha="center", va="center", transform=ax_metric.transAxes
+            0.5, 0.5, f"no {metric} column in {RunFolder.METRICS}", ha="center", va="center", transform=ax_metric.transAxes
         )
 
 

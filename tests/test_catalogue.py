@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import nnlab
 from nnlab.architecture import SymmetryWarning
 from nnlab.cli import main
 from nnlab.config import parse_config
 from nnlab.errors import ConfigError
 from nnlab.runs.checkpoint import load_checkpoint
 from nnlab.training import train
-from nnlab.training.trainer import Trainer
 
 TEN_CLASSES = "data: {name: blobs, classes: 10, n_samples: 1000, features: 8}\nmodel: {hidden: [32]}\n"
 
@@ -20,8 +20,7 @@ TEN_CLASSES = "data: {name: blobs, classes: 10, n_samples: 1000, features: 8}\nm
 def test_fresh_ten_class_network_starts_near_ln_10(runs_dir):
     # deck 002's sanity check: with small weights every class gets ≈ 1/10, so the loss is ≈ ln 10 ≈ 2.30
     cfg = parse_config(TEN_CLASSES + "training: {epochs: 1}", ["model.output_initializer={name: normal, std: 0.001}"])
-    t = Trainer(cfg, runs_dir)
-    result = t.fit()
+    result = train(cfg, runs_dir)
     assert result.summary["expected_initial_loss"] == pytest.approx(math.log(10))
     assert result.summary["initial_loss"] == pytest.approx(math.log(10), abs=0.01)
 
@@ -29,7 +28,7 @@ def test_fresh_ten_class_network_starts_near_ln_10(runs_dir):
 def test_weights_that_start_equal_warn_of_the_symmetry_problem(runs_dir):
     cfg = parse_config(TEN_CLASSES + "training: {epochs: 1}", ["model.initializer=zeros"])
     with pytest.warns(SymmetryWarning, match="symmetry problem"):
-        Trainer(cfg, runs_dir)
+        nnlab.build(cfg)
 
 
 def test_symmetric_hidden_units_stay_identical(runs_dir):
@@ -57,8 +56,7 @@ def test_bias_initializer_normal_deck_004(runs_dir):
     cfg = parse_config(
         "data: {name: moons}\nmodel: {hidden: [500], bias_initializer: {name: normal, std: 1.0}}\ntraining: {epochs: 1}"
     )
-    t = Trainer(cfg, runs_dir)
-    b = t.net.layers[0].params["b"]
+    b = nnlab.build(cfg).net.layers[0].params["b"]
     assert b.std() == pytest.approx(1.0, abs=0.1)
 
 

@@ -88,7 +88,7 @@ def test_train_threads_limits_blas_and_the_optimizer_split(cli, runs_dir, monkey
     from threadpoolctl import threadpool_info
 
     from nnlab import parallel
-    from nnlab.training.trainer import Trainer
+    from nnlab.training.loop import Trainer
 
     seen = []
     fit = Trainer.fit

@@ -14,7 +14,7 @@ from nnlab.config import load_config, parse_config
 from nnlab.data.core import raw_splits
 from nnlab.evaluate import evaluate_runs
 from nnlab.metrics import averages, confusion_matrix, per_class
-from nnlab.runs.checkpoint import load_checkpoint, save_checkpoint
+from nnlab.runs.folder import RunFolder
 from nnlab.training import train
 
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -74,11 +74,10 @@ def known_run(tmp_path_factory):
     of each class go: class 0 → 0, class 1 → 1, class 2 → 1."""
     run = train(parse_config(BLOBS), tmp_path_factory.mktemp("runs")).run_dir
     for name in ("best", "last"):
-        path = run / "checkpoints" / f"{name}.safetensors"
-        tensors, meta = load_checkpoint(path)
+        tensors, meta = RunFolder(run).load_checkpoint(name)
         tensors["model.layers.0.W"] = np.array([[10, 0, 0], [0, 0, 0]], np.float32)
         tensors["model.layers.0.b"] = np.array([0, 0, -100], np.float32)
-        save_checkpoint(path, tensors, meta)
+        RunFolder(run).save_checkpoint(name, tensors, meta)
     return run
 
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from nnlab.cli import main
 from nnlab.components.activations import Activation
 from nnlab.config import load_config, parse_config
-from nnlab.gradcheck import gradcheck, relative_errors
+from nnlab.gradient_check import gradcheck, relative_errors
 from nnlab.registry import REGISTRIES, register
 
 ROOT = Path(__file__).parent.parent / "configs"

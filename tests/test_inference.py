@@ -15,7 +15,7 @@ import nnlab
 from nnlab.cli import main
 from nnlab.config import parse_config
 from nnlab.errors import DataError
-from nnlab.training.trainer import Trainer
+from nnlab.training import train
 
 ROOT = Path(__file__).parent.parent
 
@@ -30,11 +30,10 @@ training: {epochs: 15, batch_size: 32}
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A completed run and the trainer that produced it (its network holds the last epoch's weights)."""
-    trainer = Trainer(parse_config(MOONS), tmp_path_factory.mktemp("runs"))
-    result = trainer.fit()
+    """A completed run (its network holds the last epoch's weights)."""
+    result = train(parse_config(MOONS), tmp_path_factory.mktemp("runs"))
     assert result.status == "completed"
-    return trainer
+    return result
 
 
 def grid():
@@ -44,7 +43,8 @@ def grid():
 
 def test_fresh_process_predicts_exactly_what_training_predicted(trained, tmp_path):
     X = grid()
-    expected = trained.net.predict(trained.preprocessor.transform(X, trained.net.dtype))
+    net, preprocessor = trained.network, trained.experiment.preprocessor
+    expected = net.predict(preprocessor.transform(X, net.dtype))
     np.save(tmp_path / "X.npy", X)
     code = (
         "import sys, numpy as np, nnlab\n"
@@ -123,7 +123,7 @@ def test_regression_run_predicts_values_and_refuses_probabilities(tmp_path):
     cfg = parse_config(
         "data: {name: sine, n_samples: 200}\nmodel: {hidden: [8], activation: tanh}\ntraining: {epochs: 3}"
     )
-    run = Trainer(cfg, tmp_path).fit().run_dir
+    run = train(cfg, tmp_path).run_dir
     model = nnlab.load_run(run)
     values = model.predict([[0.0], [1.0]])
     assert values.shape == (2, 1) and model.predict(np.array([0.0, 1.0])).shape == (2, 1)
@@ -133,7 +133,7 @@ def test_regression_run_predicts_values_and_refuses_probabilities(tmp_path):
 
 def test_bce_run_gives_two_probability_columns(tmp_path):
     cfg = parse_config(MOONS + "loss: bce\n", ["training.epochs=3"])
-    model = nnlab.load_run(Trainer(cfg, tmp_path).fit().run_dir)
+    model = nnlab.load_run(train(cfg, tmp_path).run_dir)
     assert model.n_outputs == 1
     proba = model.predict_proba(grid()[:5])
     assert proba.shape == (5, 2) and np.allclose(proba.sum(axis=1), 1)
@@ -177,7 +177,7 @@ def test_predict_by_position_and_to_stdout(trained, tmp_path):
 
 def test_predict_uses_class_names(tmp_path):
     cfg = parse_config("data: {name: spirals, n_samples: 150}\nmodel: {hidden: [8]}\ntraining: {epochs: 2}")
-    run = Trainer(cfg, tmp_path / "runs").fit().run_dir
+    run = train(cfg, tmp_path / "runs").run_dir
     src = tmp_path / "p.csv"
     src.write_text("x1,x2\n0.1,0.2\n")
     r = cli("predict", run, src, "-o", "-")

@@ -22,7 +22,7 @@ from nnlab.data.core import load_splits
 from nnlab.data.real import FASHION_CLASSES
 from nnlab.errors import DataError
 from nnlab.runs.checkpoint import load_checkpoint
-from nnlab.training.trainer import Trainer
+from nnlab.training import train
 
 MODEL = {"hidden": [8]}
 TRAIN = {"epochs": 2, "batch_size": 16}
@@ -214,14 +214,13 @@ def test_csv_string_labels_round_trip_through_the_run(tmp_path):
         training={"epochs": 150, "batch_size": "full"},
         optimizer={"name": "adam", "lr": 0.05},
     )
-    trainer = Trainer(parse_config(yaml.safe_dump(cfg)), tmp_path / "runs")
-    result = trainer.fit()
+    result = train(parse_config(yaml.safe_dump(cfg)), tmp_path / "runs")
     _, meta = load_checkpoint(result.run_dir / "checkpoints" / "last.safetensors")
     assert meta["data"]["class_names"] == ["bird", "cat", "dog"]
     assert meta["data"]["feature_names"] == ["x", "noise"]
     # predicted indices, through the checkpoint's class names, are the original strings
-    X_test = trainer.splits.X_test
-    predicted = np.array(meta["data"]["class_names"])[trainer.net.predict(X_test).argmax(axis=1)]
+    X_test = result.experiment.splits.X_test
+    predicted = np.array(meta["data"]["class_names"])[result.network.predict(X_test).argmax(axis=1)]
     np.testing.assert_array_equal(predicted, label_of(X_test[:, 0]))
 
 

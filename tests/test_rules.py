@@ -312,7 +312,7 @@ def test_eval_and_predict_read_rule_runs(name, runs_dir, tmp_path):
 
 @pytest.mark.parametrize("name", ["perceptron_xor", "adaline_blobs"])
 def test_rule_run_resumes_exactly(name, runs_dir):
-    from nnlab.training.resume import resume
+    from nnlab.training.resuming import resume
 
     whole = train(load_config(CLASSIC / f"{name}.yaml", ["training.epochs=10"]), runs_dir / "a")
     half = train(load_config(CLASSIC / f"{name}.yaml", ["training.epochs=5"]), runs_dir / "b")

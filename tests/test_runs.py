@@ -4,18 +4,19 @@ import os
 
 import pytest
 
+from nnlab import atomic
+from nnlab.atomic import atomic_write
 from nnlab.config import parse_config
 from nnlab.errors import CheckpointError
-from nnlab.runs import folder as runs
-from nnlab.runs.folder import atomic_write, hold_run_dir, remove_stale_temporaries
+from nnlab.runs.folder import RunFolder
 from nnlab.training import train
 
 
 def test_atomic_write_fsyncs_before_it_replaces(tmp_path, monkeypatch):
     calls = []
     real_fsync, real_replace = os.fsync, os.replace
-    monkeypatch.setattr(runs.os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
-    monkeypatch.setattr(runs.os, "replace", lambda a, b: (calls.append("replace"), real_replace(a, b))[1])
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(atomic.os, "replace", lambda a, b: (calls.append("replace"), real_replace(a, b))[1])
     atomic_write(tmp_path / "f.txt", "new")
     assert calls == ["fsync", "replace"] and (tmp_path / "f.txt").read_text() == "new"
 
@@ -27,7 +28,7 @@ def test_a_failed_write_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatc
     def broken_fsync(fd):
         raise OSError("disk full")
 
-    monkeypatch.setattr(runs.os, "fsync", broken_fsync)
+    monkeypatch.setattr(atomic.os, "fsync", broken_fsync)
     with pytest.raises(OSError):
         atomic_write(target, "new")
     assert target.read_text() == "old" and os.listdir(tmp_path) == ["summary.json"]
@@ -36,7 +37,7 @@ def test_a_failed_write_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatc
 def test_every_file_of_a_run_arrives_by_os_replace(runs_dir, monkeypatch):
     replaced = []
     real_replace = os.replace
-    monkeypatch.setattr(runs.os, "replace", lambda a, b: (replaced.append(os.fspath(b)), real_replace(a, b))[1])
+    monkeypatch.setattr(atomic.os, "replace", lambda a, b: (replaced.append(os.fspath(b)), real_replace(a, b))[1])
     cfg = parse_config(
         "data: {name: moons, n_samples: 100}\nmodel: {hidden: [4]}\ntraining: {epochs: 4, checkpoint_every: 2}"
     )
@@ -46,11 +47,11 @@ def test_every_file_of_a_run_arrives_by_os_replace(runs_dir, monkeypatch):
 
 
 def test_the_lock_refuses_a_second_holder(tmp_path):
-    with hold_run_dir(tmp_path):
+    with RunFolder(tmp_path).lock():
         with pytest.raises(CheckpointError, match="another nnlab process"):
-            with hold_run_dir(tmp_path):
+            with RunFolder(tmp_path).lock():
                 pass
-    with hold_run_dir(tmp_path):  # released
+    with RunFolder(tmp_path).lock():  # released
         pass
 
 
@@ -60,5 +61,5 @@ def test_stale_temporaries_of_the_trainer_only(tmp_path):
     other = tmp_path / ".eval-test.json.cd34.tmp"
     for p in [*stale, other]:
         p.write_text("half")
-    assert sorted(remove_stale_temporaries(tmp_path)) == sorted(stale)
+    assert sorted(RunFolder(tmp_path).remove_stale_temporaries()) == sorted(stale)
     assert other.exists() and not any(p.exists() for p in stale)

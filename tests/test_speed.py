@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import nnlab
 from nnlab.config import parse_config
 from nnlab.training import train
-from nnlab.training.trainer import Trainer
 
 NET = """
 data: {name: blobs, n_samples: 1024, classes: 4, features: 64, split: {val: 0.0}}
@@ -25,7 +25,7 @@ B = 256
     "act, opt, l2", [("relu", "adam", 1e-4), ("tanh", "sgd", 1e-4), ("sigmoid", "rmsprop", 1e-4), ("relu", "sgd", 0)]
 )
 def test_steady_state_training_allocates_no_arrays_per_batch(act, opt, l2, runs_dir):
-    t = Trainer(parse_config(NET.replace("ACT", act).replace("OPT", opt).replace("L2", str(l2))), runs_dir)
+    t = nnlab.build(NET.replace("ACT", act).replace("OPT", opt).replace("L2", str(l2)))
     X, y = t.splits.X_train, t.splits.y_train
     xb, yb = np.empty((B, X.shape[1]), X.dtype), np.empty(B, y.dtype)
     order = np.random.default_rng(0).permutation(len(X))
@@ -54,11 +54,13 @@ def test_steady_state_training_allocates_no_arrays_per_batch(act, opt, l2, runs_
 
 
 def test_short_epochs_are_written_at_most_once_per_interval_but_always_at_the_end(runs_dir, monkeypatch):
-    from nnlab.training import persistence
+    from nnlab.runs.folder import RunFolder
 
     writes = []
-    original = persistence.write_metrics
-    monkeypatch.setattr(persistence, "write_metrics", lambda d, h, *a: (writes.append(len(h)), original(d, h, *a)))
+    original = RunFolder.write_metrics
+    monkeypatch.setattr(
+        RunFolder, "write_metrics", lambda self, text: (writes.append(text.count("\n") - 1), original(self, text))
+    )
     cfg = parse_config(
         "data: {name: xor}\nmodel: {hidden: [4], activation: tanh}\noptimizer: {name: sgd, lr: 0.5}\n"
         "training: {epochs: 400, batch_size: full, save_interval: 3600}"
@@ -110,14 +112,20 @@ def test_metrics_text_is_what_pandas_writes_and_formats_each_row_once(monkeypatc
         assert persistence.MetricsText()(hist[:k]) == want
 
     formatted = []
-    cell = persistence._cell
-    monkeypatch.setattr(persistence, "_cell", lambda v: (formatted.append(v), cell(v))[1])
+
+    class Counted(float):  # a number that counts how often it is formatted
+        def __format__(self, spec):
+            formatted.append(self)
+            return float.__format__(self, spec)
+
+    hist = [{k: Counted(v) if isinstance(v, float) else v for k, v in row.items()} for row in hist]
     text, steady = persistence.MetricsText(), hist[20:40]  # four columns throughout
     for k in (5, 12, 20, 20):
         text(steady[:k])
-    assert len(formatted) == 20 * 4  # each row once, however often the growing history is written
+    floats = sum(isinstance(v, float) for row in steady for v in row.values())
+    assert len(formatted) == floats  # each row once, however often the growing history is written
     text(hist)  # the columns changed (the last row's new key): everything again, with five columns
-    assert len(formatted) == 20 * 4 + 41 * 5
+    assert len(formatted) == floats + sum(isinstance(v, float) and v == v for row in hist for v in row.values())
     other = [dict(r) for r in hist]  # another history (a resumed run's rows): formatted afresh, same text
     assert text(other) == text(hist)
 
@@ -125,8 +133,7 @@ def test_metrics_text_is_what_pandas_writes_and_formats_each_row_once(monkeypatc
 def test_checkpoints_hold_the_history_encoded_row_by_row_as_json_would(tmp_path, monkeypatch):
     import json
 
-    from nnlab.runs import checkpoint
-    from nnlab.runs.checkpoint import load_checkpoint, save_checkpoint
+    from nnlab.runs.checkpoint import encode, load_checkpoint
     from nnlab.training import persistence
 
     hist = [
@@ -142,10 +149,7 @@ def test_checkpoints_hold_the_history_encoded_row_by_row_as_json_would(tmp_path,
         assert history(hist[:k]) == dumps(hist[:k], sort_keys=True)
     assert len(encoded) == 30  # each row once
 
-    saved = []
-    monkeypatch.setattr(checkpoint, "atomic_write", lambda path, data: saved.append(data))
-    save_checkpoint(tmp_path / "a", tensors, meta, {"metrics": history(hist)})
-    save_checkpoint(tmp_path / "b", tensors, {**meta, "metrics": hist})
+    saved = [encode(tensors, meta, {"metrics": history(hist)}), encode(tensors, {**meta, "metrics": hist})]
 
     def header(data):  # safetensors' own header JSON, whose key order is its own
         return json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])["__metadata__"]
@@ -157,12 +161,11 @@ def test_checkpoints_hold_the_history_encoded_row_by_row_as_json_would(tmp_path,
 
 
 def test_a_meta_that_holds_the_stand_in_elsewhere_is_encoded_whole(tmp_path):
-    from nnlab.runs.checkpoint import load_checkpoint, save_checkpoint
+    from nnlab.runs.checkpoint import encode, load_checkpoint
 
     rows = [{"epoch": 1, "train_loss": 0.5}]
     meta = {"config": {"name": "\x00metrics\x00"}, "epoch": 1}  # a name that happens to be the stand-in
-    save_checkpoint(
-        tmp_path / "c", {"w": np.ones(2, np.float32)}, meta, {"metrics": '[{"epoch": 1, "train_loss": 0.5}]'}
-    )
+    data = encode({"w": np.ones(2, np.float32)}, meta, {"metrics": '[{"epoch": 1, "train_loss": 0.5}]'})
+    (tmp_path / "c").write_bytes(data)
     _, back = load_checkpoint(tmp_path / "c")
     assert back["metrics"] == rows and back["config"]["name"] == "\x00metrics\x00"

@@ -32,7 +32,7 @@ def gradcheck(config, overrides, samples, eps, tol, max_entries, as_json):
     import json
 
     from nnlab.config import load_config
-    from nnlab.gradcheck import gradcheck as run_gradcheck
+    from nnlab.gradient_check import gradcheck as run_gradcheck
 
     report = run_gradcheck(
         load_config(config, list(overrides)), samples=samples, eps=eps, tol=tol, max_entries=max_entries

@@ -35,10 +35,10 @@ def predict(run_dir, input_csv, output, checkpoint):
 
     from rich.markup import escape
 
+    from nnlab.atomic import atomic_write
     from nnlab.cli.render import console
     from nnlab.errors import NnlabError
     from nnlab.inference import load_run
-    from nnlab.runs.folder import atomic_write
     from nnlab.tables import features_from_frame, prediction_frame, read_csv
 
     model = load_run(run_dir, checkpoint)

@@ -72,21 +72,22 @@ class RichProgress(Callback):
 
 
 def header(out, trainer) -> None:
-    s = trainer.splits
+    exp = trainer.experiment
+    s = exp.splits
     out.print(f"[bold]nnlab[/bold] run [cyan]{trainer.run_dir}[/cyan]")
     out.print(
         f"  data   {trainer.config.data.name}: {s.task}, {s.n_features} features"
         + (f", {s.n_classes} classes" if s.task == "classification" else "")
         + f"; train {len(s.X_train)}, val {len(s.X_val)}, test {len(s.X_test)}"
     )
-    out.print(f"  model  {trainer.net.describe()}  ({trainer.net.n_params} parameters)")
-    out.print(f"  loss   {trainer.loss.registry_name}; optimizer {trainer.optimizer!r}")
-    expected = trainer.expected_initial_loss
+    out.print(f"  model  {exp.net.describe()}  ({exp.net.n_params} parameters)")
+    out.print(f"  loss   {exp.loss.registry_name}; optimizer {exp.optimizer!r}")
+    expected = exp.expected_initial_loss
     if trainer.initial_loss is not None:
         line = f"  initial loss {trainer.initial_loss:.4f}"
         if expected is not None:
             ok = expected / 2 < trainer.initial_loss < 3 * expected  # of the order of ln C (deck 002)
-            line += f" (expected ≈ {expected:.4f} = ln {trainer.splits.n_classes if trainer.loss.registry_name != 'bce' else 2}"
+            line += f" (expected ≈ {expected:.4f} = ln {s.n_classes if exp.loss.registry_name != 'bce' else 2}"
             line += ", ok)" if ok else ") — far from it: check the initialisation and the preprocessing"
         out.print(line)
 

@@ -91,11 +91,11 @@ def _train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, 
         if config is None:
             raise click.UsageError("give a CONFIG file to start a run, or --resume RUN_DIR to continue one")
         from nnlab.config import load_config
-        from nnlab.training.trainer import Trainer
+        from nnlab.training.loop import start
 
         overrides = [*overrides, *([f"training.epochs={epochs}"] if epochs is not None else [])]
         cfg = load_config(config, overrides, seed=seed)
-        trainer = Trainer(cfg, runs_dir, callbacks=callbacks, overfit=overfit)
+        trainer = start(cfg, runs_dir, callbacks=callbacks, overfit=overfit)
     try:
         result = trainer.fit()
     except KeyboardInterrupt:  # a second Ctrl-C: the run stopped where it was, without saving
@@ -124,7 +124,7 @@ def _check_resume_arguments(ctx, config) -> None:
 
 def _open_run(run_dir, epochs, callbacks, quiet):
     from nnlab.cli.render import console, resume_line
-    from nnlab.training.resume import open_run
+    from nnlab.training.resuming import open_run
 
     trainer = open_run(run_dir, epochs, callbacks)
     if not quiet:
@@ -156,12 +156,14 @@ def _resume_hint(run_dir, reason: str, saved: bool) -> None:
     """On stderr: why the run stopped and the exact command that continues it."""
     import shlex
 
-    from nnlab.runs.folder import CHECKPOINTS, CONFIG, LAST
+    from nnlab.runs.folder import RunFolder
 
-    if not (run_dir / CHECKPOINTS / LAST).is_file():
+    folder = RunFolder(run_dir)
+    last = folder.checkpoint_file("last")
+    if not last.is_file():
         click.secho(f"interrupted ({reason}) before the first epoch ended: nothing to resume.", fg="yellow", err=True)
-        click.echo(f"start it again with: nnlab train {shlex.quote(str(run_dir / CONFIG))}", err=True)
+        click.echo(f"start it again with: nnlab train {shlex.quote(str(folder.config_file))}", err=True)
         return
-    kept = f"saved {CHECKPOINTS}/{LAST}" if saved else "the run folder keeps its last checkpoint"
+    kept = f"saved {last.relative_to(run_dir)}" if saved else "the run folder keeps its last checkpoint"
     click.secho(f"interrupted ({reason}): {kept}.", fg="yellow", err=True)
     click.echo(f"resume with: nnlab train --resume {shlex.quote(str(run_dir))}", err=True)

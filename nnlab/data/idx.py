@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from nnlab.atomic import atomic_write
 from nnlab.errors import DataError
 
 TYPES = {
@@ -130,14 +131,9 @@ def _save_cached(cached: Path, arr: np.ndarray) -> None:
     """Write atomically and drop older versions of the same source; a cache that cannot be written is skipped."""
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=f".{cached.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, arr, allow_pickle=False)
-            os.replace(tmp, cached)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        data = io.BytesIO()
+        np.save(data, arr, allow_pickle=False)
+        atomic_write(cached, data.getvalue())
         prefix = cached.name.rsplit("-", 1)[0] + "-"
         for old in cached.parent.glob(f"{prefix}*.npy"):
             if old != cached:

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.errors import CheckpointError
-from nnlab.runs.folder import atomic_write
 
 FORMAT = "nnlab-checkpoint-1"
 
@@ -35,12 +34,11 @@ def _digest(tensors: dict[str, np.ndarray], meta_json: str) -> str:
 _SPLICE = "\x00{}\x00"  # a stand-in for a value encoded beforehand: no JSON of a run holds NUL characters
 
 
-def save_checkpoint(
-    path: str | Path, tensors: dict[str, np.ndarray], meta: dict, encoded: dict[str, str] | None = None
-) -> None:
-    """Write ``tensors`` and ``meta`` (JSON-serialisable) atomically to ``path``. ``encoded`` gives values of
-    top-level keys of ``meta`` already as JSON text (a run's history, encoded row by row as it grew): they
-    go into the metadata as they are, which is then the very text ``json.dumps`` would have made."""
+def encode(tensors: dict[str, np.ndarray], meta: dict, encoded: dict[str, str] | None = None) -> bytes:
+    """The bytes of a checkpoint of ``tensors`` and ``meta`` (JSON-serialisable); ``RunFolder.save_checkpoint``
+    writes them. ``encoded`` gives values of top-level keys of ``meta`` already as JSON text (a run's history,
+    encoded row by row as it grew): they go into the metadata as they are, which is then the very text
+    ``json.dumps`` would have made."""
     from safetensors.numpy import save
 
     tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
@@ -48,14 +46,14 @@ def save_checkpoint(
     for key, text in (encoded or {}).items():
         token = json.dumps(_SPLICE.format(key))
         if meta_json.count(token) != 1:  # the stand-in also stands elsewhere (it never should): encode it all
-            return save_checkpoint(path, tensors, {**meta, **{k: json.loads(v) for k, v in encoded.items()}})
+            return encode(tensors, {**meta, **{k: json.loads(v) for k, v in encoded.items()}})
         meta_json = meta_json.replace(token, text)
     header = {"format": FORMAT, "meta": meta_json, "sha256": _digest(tensors, meta_json)}
-    atomic_write(path, save(tensors, metadata=header))
+    return save(tensors, metadata=header)
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
-    """Read a checkpoint written by ``save_checkpoint``; a clear error for anything else."""
+    """Read a checkpoint file (``encode``'s bytes); a clear error for anything else."""
     from safetensors import SafetensorError
     from safetensors.numpy import load
 

@@ -1,134 +1,245 @@
-"""The run folder (DESIGN §5): its layout, and atomic writes of every file in it."""
+"""The run folder (DESIGN §5): ``RunFolder`` is the only code that knows the names and layout of its files,
+and the only code that writes them (atomically, fsynced: ``nnlab.atomic``).
+
+    <runs>/<name>-<YYYYMMDD-HHMMSS>-<4 hex>/
+      config.yaml, metrics.csv, summary.json
+      checkpoints/best.safetensors, last.safetensors, epoch-0010.safetensors
+      eval-<split>.json, confusion-<split>.csv        (written by nnlab eval)
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from nnlab.atomic import atomic_write, write_json
 from nnlab.errors import CheckpointError
 
-CONFIG, METRICS, SUMMARY, CHECKPOINTS = "config.yaml", "metrics.csv", "summary.json", "checkpoints"
-LAST = "last.safetensors"
+_EPOCH = re.compile(r"epoch-(\d+)$")
 
 
-def atomic_write(path: str | Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of one:
-    a temporary file in the same folder, flushed and fsynced, then ``os.replace``."""
-    path = Path(path)
-    if isinstance(data, str):
-        data = data.encode()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a run's files get the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_json(path: str | Path, obj) -> None:
-    atomic_write(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(o):
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def new_run_dir(runs_dir: str | Path, name: str, checkpoints: bool = True) -> Path:
-    """``runs/<name>-<YYYYMMDD-HHMMSS>-<4 hex>/``, created exclusively: two runs never share one."""
-    runs_dir = Path(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
+def new_folder(parent: str | Path, name: str) -> Path:
+    """``<parent>/<name>-<YYYYMMDD-HHMMSS>-<4 hex>/``, created exclusively: two runs (or sweeps) started in
+    the same second never share one."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for _ in range(100):
-        path = runs_dir / f"{name}-{stamp}-{secrets.token_hex(2)}"
+        path = parent / f"{name}-{stamp}-{secrets.token_hex(2)}"
         try:
             path.mkdir()
         except FileExistsError:
             continue
-        if checkpoints:
-            (path / CHECKPOINTS).mkdir()
         return path
-    raise CheckpointError(f"could not create a new run folder in '{runs_dir}'")
+    raise CheckpointError(f"could not create a new folder in '{parent}'")
 
 
-def check_run_dir(path: str | Path) -> Path:
-    """A folder written by ``nnlab train``, else a clear error."""
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"run folder '{path}' not found")
-    if not path.is_dir() or not (path / CONFIG).exists() or not (path / CHECKPOINTS).is_dir():
-        raise CheckpointError(
-            f"'{path}' is not a run folder (a run folder holds {CONFIG}, {SUMMARY} and {CHECKPOINTS}/)"
-        )
-    return path
+class RunFolder:
+    """One run folder: where each file is, reading it, and writing it."""
 
+    CONFIG, METRICS, SUMMARY, CHECKPOINTS = "config.yaml", "metrics.csv", "summary.json", "checkpoints"
+    #: checkpoints kept by name; the others are ``epoch-NNNN``
+    NAMED = ("best", "last")
+    SUFFIX = ".safetensors"
 
-def read_summary(path: str | Path) -> dict:
-    p = Path(path) / SUMMARY
-    try:
-        return json.loads(p.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"'{p}' is not readable JSON: {e}") from None
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
 
+    def __repr__(self) -> str:
+        return f"RunFolder('{self.path}')"
 
-@contextmanager
-def hold_run_dir(path: str | Path):
-    """Hold an exclusive lock on the run folder while a process trains in it, so that a second process
-    (``--resume`` in another terminal) is refused instead of writing the same files. The lock is on the
-    folder itself (no lock file) and the kernel drops it when the process ends, however it ends (SIGKILL
-    included), so a crashed run never stays locked. Where ``fcntl`` is missing (Windows), no lock."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover
-        yield
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    @classmethod
+    def create(cls, runs_dir: str | Path, name: str) -> RunFolder:
+        """A new, empty run folder under ``runs_dir``."""
+        folder = cls(new_folder(runs_dir, name))
+        folder.checkpoints_dir.mkdir()
+        return folder
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunFolder:
+        """An existing run folder, else a clear error."""
+        folder = cls(path)
+        if not folder.path.exists():
+            raise CheckpointError(f"run folder '{folder.path}' not found")
+        if not cls.is_run(folder.path):
             raise CheckpointError(
-                f"run folder '{path}' is in use: another nnlab process is training it right now"
-            ) from None
-        yield
-    finally:
-        os.close(fd)
+                f"'{folder.path}' is not a run folder (a run folder holds {cls.CONFIG}, {cls.SUMMARY} and "
+                f"{cls.CHECKPOINTS}/)"
+            )
+        return folder
 
+    @classmethod
+    def is_run(cls, path: str | Path) -> bool:
+        path = Path(path)
+        return path.is_dir() and (path / cls.CONFIG).is_file() and (path / cls.CHECKPOINTS).is_dir()
 
-def remove_stale_temporaries(path: str | Path) -> list[Path]:
-    """Delete the temporary files that a killed ``atomic_write`` of the trainer left in a run folder."""
-    path = Path(path)
-    names = (CONFIG, METRICS, SUMMARY, LAST, "best.safetensors", "epoch-")
-    removed = []
-    for folder in (path, path / CHECKPOINTS):
-        for tmp in folder.glob(".*.tmp"):
-            if any(tmp.name.startswith(f".{n}") for n in names):
-                tmp.unlink(missing_ok=True)
-                removed.append(tmp)
-    return removed
+    # ----- where things are -------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / self.CONFIG
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / self.METRICS
+
+    @property
+    def summary_file(self) -> Path:
+        return self.path / self.SUMMARY
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / self.CHECKPOINTS
+
+    @staticmethod
+    def epoch_name(epoch: int) -> str:
+        """The name of the checkpoint kept after ``epoch``: ``epoch-0010``."""
+        return f"epoch-{int(epoch):04d}"
+
+    @staticmethod
+    def epoch_of(name: str) -> int | None:
+        """The epoch of an ``epoch-NNNN`` checkpoint name (None for best, last or anything else)."""
+        m = _EPOCH.match(name)
+        return int(m.group(1)) if m else None
+
+    @classmethod
+    def is_checkpoint_name(cls, name: str) -> bool:
+        """best, last, epoch-NNNN or a bare epoch number."""
+        return name in cls.NAMED or cls.epoch_of(name) is not None or name.isdigit()
+
+    def checkpoint_file(self, name: str | int) -> Path:
+        """The file of the checkpoint ``name``: best, last, epoch-NNNN, or an epoch number."""
+        name = str(name)
+        if name.isdigit():
+            name = self.epoch_name(int(name))
+        return self.checkpoints_dir / f"{name}{self.SUFFIX}"
+
+    def checkpoints(self) -> list[str]:
+        """The checkpoints this folder holds: best, last, then epoch-NNNN in epoch order."""
+        names = [p.name[: -len(self.SUFFIX)] for p in self.checkpoints_dir.glob(f"*{self.SUFFIX}")]
+        epochs = sorted((n for n in names if self.epoch_of(n) is not None), key=self.epoch_of)
+        return [n for n in self.NAMED if n in names] + epochs
+
+    def find_checkpoint(self, checkpoint: str | int | Path = "best") -> Path:
+        """The file of ``checkpoint``: best, last, epoch-NNNN (or the epoch, 10), or the path of a checkpoint
+        file; a clear error that lists what the folder holds otherwise."""
+        name = str(checkpoint)
+        have = ", ".join(self.checkpoints()) or "none"
+        if self.is_checkpoint_name(name):
+            path = self.checkpoint_file(name)
+            if not path.is_file():
+                raise CheckpointError(
+                    f"run '{self.path}' has no '{path.stem}' checkpoint ({path} not found; it has: {have})"
+                )
+            return path
+        if Path(checkpoint).is_file():
+            return Path(checkpoint)
+        raise CheckpointError(
+            f"checkpoint '{checkpoint}' not found: give best, last, epoch-NNNN or the path of a {self.SUFFIX} file "
+            f"(run '{self.path}' has: {have})"
+        )
+
+    # ----- reading ----------------------------------------------------------------------------
+    def read_config(self):
+        """config.yaml as a validated ``Config``."""
+        from nnlab.config import load_config
+
+        return load_config(self.config_file)
+
+    def read_summary(self) -> dict:
+        """summary.json ({} where the run has not written one yet)."""
+        try:
+            return json.loads(self.summary_file.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as e:
+            raise CheckpointError(f"'{self.summary_file}' is not readable JSON: {e}") from None
+
+    def read_metrics(self):
+        """metrics.csv as a pandas DataFrame; a clear error where it is missing or unreadable."""
+        import pandas as pd
+
+        if not self.metrics_file.is_file():
+            raise CheckpointError(f"run '{self.path}' has no {self.METRICS} yet (no epoch finished)")
+        try:
+            return pd.read_csv(self.metrics_file)
+        except (OSError, ValueError) as e:
+            raise CheckpointError(f"'{self.metrics_file}' is not a readable CSV file: {e}") from None
+
+    def load_checkpoint(self, name: str | int) -> tuple[dict, dict]:
+        from nnlab.runs.checkpoint import load_checkpoint
+
+        return load_checkpoint(self.checkpoint_file(name))
+
+    # ----- writing ----------------------------------------------------------------------------
+    def write_config(self, yaml_text: str) -> None:
+        atomic_write(self.config_file, yaml_text)
+
+    def write_metrics(self, csv_text: str) -> None:
+        atomic_write(self.metrics_file, csv_text)
+
+    def write_summary(self, summary: dict) -> None:
+        write_json(self.summary_file, summary)
+
+    def save_checkpoint(self, name: str | int, tensors: dict, meta: dict, encoded: dict | None = None) -> None:
+        """Write checkpoint ``name`` (see ``nnlab.runs.checkpoint.encode``)."""
+        from nnlab.runs.checkpoint import encode
+
+        atomic_write(self.checkpoint_file(name), encode(tensors, meta, encoded))
+
+    def write_report(self, stem: str, obj) -> Path:
+        """``eval-<stem>.json`` (``nnlab eval``'s report)."""
+        path = self.path / f"eval-{stem}.json"
+        write_json(path, obj)
+        return path
+
+    def write_table(self, stem: str, csv_text: str) -> Path:
+        """``<stem>.csv`` beside the report (the confusion matrix of ``nnlab eval``)."""
+        path = self.path / f"{stem}.csv"
+        atomic_write(path, csv_text)
+        return path
+
+    @contextmanager
+    def lock(self):
+        """Hold an exclusive lock on the folder while a process trains in it, so that a second process
+        (``--resume`` in another terminal) is refused instead of writing the same files. The lock is on the
+        folder itself (no lock file) and the kernel drops it when the process ends, however it ends (SIGKILL
+        included), so a crashed run never stays locked. Where ``fcntl`` is missing (Windows), no lock."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover
+            yield
+            return
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise CheckpointError(
+                    f"run folder '{self.path}' is in use: another nnlab process is training it right now"
+                ) from None
+            yield
+        finally:
+            os.close(fd)
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Delete the temporary files that a killed atomic write of the trainer left in the folder."""
+        names = (self.CONFIG, self.METRICS, self.SUMMARY, *(f"{n}{self.SUFFIX}" for n in self.NAMED), "epoch-")
+        removed = []
+        for folder in (self.path, self.checkpoints_dir):
+            for tmp in folder.glob(".*.tmp"):
+                if any(tmp.name.startswith(f".{n}") for n in names):
+                    tmp.unlink(missing_ok=True)
+                    removed.append(tmp)
+        return removed

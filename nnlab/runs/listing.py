@@ -6,7 +6,7 @@ from pathlib import Path
 
 from nnlab.errors import CheckpointError, NnlabError, did_you_mean
 from nnlab.metrics import metric_mode
-from nnlab.runs.folder import CHECKPOINTS, CONFIG, read_summary
+from nnlab.runs.folder import RunFolder
 
 #: the columns every row has, in display order; metric columns (val_*, test_*) follow
 BASE = ("name", "status", "epochs", "best_epoch")
@@ -18,18 +18,15 @@ def list_runs(folder: str | Path = "runs") -> list[dict]:
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"folder '{folder}' not found" if not folder.exists() else f"'{folder}' is not a folder")
-    dirs = [folder] if _is_run(folder) else sorted(p for p in folder.iterdir() if p.is_dir() and _is_run(p))
+    runs = RunFolder.is_run
+    dirs = [folder] if runs(folder) else sorted(p for p in folder.iterdir() if runs(p))
     return [_row(d) for d in dirs]
-
-
-def _is_run(path: Path) -> bool:
-    return (path / CONFIG).is_file() and (path / CHECKPOINTS).is_dir()
 
 
 def _row(run_dir: Path) -> dict:
     row = {"name": run_dir.name, "status": "unknown", "epochs": None, "best_epoch": None}
     try:
-        summary = read_summary(run_dir)
+        summary = RunFolder(run_dir).read_summary()
     except CheckpointError:
         return {**row, "status": "unreadable", "seconds": None, "path": str(run_dir)}
     if summary:

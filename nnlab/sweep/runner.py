@@ -19,8 +19,9 @@ from pathlib import Path
 
 import yaml
 
+from nnlab.atomic import atomic_write
 from nnlab.errors import ConfigError, NnlabError
-from nnlab.runs.folder import CONFIG, atomic_write, new_run_dir
+from nnlab.runs.folder import RunFolder, new_folder
 from nnlab.sweep.space import SweepConfig, plan_trials
 from nnlab.training.callbacks import Callback
 
@@ -80,7 +81,7 @@ def run_trial(spec: dict) -> dict:
     from threadpoolctl import threadpool_limits
 
     from nnlab.config import validate
-    from nnlab.training.trainer import train
+    from nnlab.training.loop import train
 
     t0 = time.time()
     record = {
@@ -145,7 +146,7 @@ class _Local:
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
         if method == "forkserver":
-            context.set_forkserver_preload(["nnlab.sweep.runner", "nnlab.training.trainer", "pandas"])
+            context.set_forkserver_preload(["nnlab.sweep.runner", "nnlab.training.loop", "pandas"])
         self.pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
         self.slots = workers
 
@@ -219,7 +220,7 @@ def start_sweep(sweep: SweepConfig, base: dict, runs_dir, trials: int | None = N
             raise ConfigError(f"--trials must be ≥ 1, got {trials}")
         sweep = sweep.model_copy(update={"trials": trials})
     plan_trials(sweep, base)  # every trial's config is valid before anything is created
-    sweep_dir = new_run_dir(Path(runs_dir) / "sweeps", sweep.name, checkpoints=False)
+    sweep_dir = new_folder(Path(runs_dir) / "sweeps", sweep.name)
     stored = sweep.model_dump(mode="json", exclude_none=True)
     stored["base"] = base
     atomic_write(sweep_dir / SWEEP_FILE, yaml.safe_dump(stored, sort_keys=False))
@@ -386,7 +387,7 @@ def write_best(sweep_dir: Path, sweep: SweepConfig, trials: list[Trial]) -> Tria
     if not scored:
         return None
     best = sorted(scored, key=_sort_key(sweep))[0]
-    config = yaml.safe_load((Path(best.run_dir) / CONFIG).read_text())
+    config = yaml.safe_load(RunFolder(best.run_dir).config_file.read_text())
     header = (
         f"# best trial of sweep {sweep_dir.name}: trial {best.index}, {sweep.metric} {best.metric:.6g} "
         f"at epoch {best.best_epoch}\n"

@@ -1,5 +1,5 @@
-"""Bringing the run folder up to date: ``last``, ``best`` and ``epoch-NNNN`` checkpoints, ``metrics.csv`` and
-``summary.json``.
+"""Bringing the run folder up to date (``RunWriter``, a callback): ``last``, ``best`` and ``epoch-NNNN``
+checkpoints, ``metrics.csv`` and ``summary.json``, all through ``RunFolder``.
 
 They are written after every epoch, except when epochs are shorter than ``training.save_interval`` seconds:
 then at most once per interval (the first epoch always), and always at a ``checkpoint_every`` epoch and
@@ -18,16 +18,9 @@ import time
 
 import numpy as np
 
-from nnlab.runs.checkpoint import save_checkpoint
-from nnlab.runs.folder import CHECKPOINTS, LAST, METRICS, atomic_write
-
-BEST = "best.safetensors"
-
-
-def write_metrics(run_dir, history: list[dict], text: MetricsText | None = None) -> None:
-    """metrics.csv, one row per epoch, replaced atomically; ``text`` keeps the rows formatted before."""
-    if history:
-        atomic_write(run_dir / METRICS, (text or MetricsText())(history))
+from nnlab.training import state
+from nnlab.training.callbacks import Callback
+from nnlab.training.state import capture
 
 
 class MetricsText:
@@ -91,55 +84,63 @@ def _csv_lines(rows: list[list[str]]) -> str:
     return out.getvalue()
 
 
-class RunWriter:
-    def __init__(self, trainer, interval: float):
-        self.trainer = trainer
+class RunWriter(Callback):
+    """The run folder's writer: the last callback of a run (see the module's docstring for when it writes)."""
+
+    def __init__(self, folder, interval: float, checkpoint_every: int | None):
+        self.folder = folder
         self.interval = float(interval)
+        self.every = checkpoint_every
         self.best_state: tuple[dict, dict] | None = None  # the best epoch's checkpoint, not yet on disk
         self.last_write = float("-inf")
         self.written_epoch = None  # the epoch the files on disk are up to date with
         self.metrics_text = MetricsText()
         self.history_json = HistoryJSON()
 
-    def epoch_end(self, epoch: int, is_best: bool) -> None:
-        """After epoch ``epoch`` (counted from 1): remember a new best, write the folder when it is due."""
-        t = self.trainer
-        if is_best:
-            self.best_state = t.checkpoint_state(copy=True, metrics=False)
-        every = t.config.training.checkpoint_every
-        keep_epoch = bool(every) and epoch % every == 0
-        # the end of the run (last epoch, early stop, interruption) is flushed by the trainer's finish
-        if keep_epoch or time.monotonic() - self.last_write >= self.interval:
-            self.flush(epoch if keep_epoch else None)
+    def on_train_begin(self, run):
+        self.folder.write_config(run.experiment.config.to_yaml())
+        self.write_summary(run)
 
-    def flush(self, epoch_file: int | None = None, last: bool = True) -> None:
-        """Write everything now: last (and epoch-NNNN), a pending best, metrics.csv, summary.json.
-        ``last=False`` keeps the ``last`` already written (a mid-epoch interruption writes its own)."""
-        t = self.trainer
-        folder = t.run_dir / CHECKPOINTS
+    def on_epoch_end(self, run, epoch, row):
+        """Remember a new best; write the folder when it is due (the run's end is written by on_run_end)."""
+        if run.is_best:
+            self.best_state = capture(run, copy=True, metrics=False)
+        done = epoch + 1
+        keep_epoch = bool(self.every) and done % self.every == 0
+        if keep_epoch or time.monotonic() - self.last_write >= self.interval:
+            self.flush(run, done if keep_epoch else None)
+
+    def on_interrupt(self, run, position):
+        """``last`` in the middle of an epoch, with the position the rest of the epoch needs."""
+        tensors, meta = capture(run)
+        self.folder.save_checkpoint("last", tensors, meta)
+
+    def on_run_end(self, run):
+        """Write what is not on disk yet (a mid-epoch interruption has written its own ``last``)."""
+        if self.written_epoch != run.epoch or self.best_state is not None:
+            self.flush(run, last=run.position is None)
+
+    def flush(self, run, epoch_file: int | None = None, last: bool = True) -> None:
+        """Write everything now: last (and epoch-NNNN), a pending best, metrics.csv, summary.json."""
         if last or epoch_file is not None:
-            tensors, meta = t.checkpoint_state(metrics=False)
-            history = {"metrics": self.history_json(t.history)}
+            tensors, meta = capture(run, metrics=False)
+            history = {"metrics": self.history_json(run.history)}
             if last:
-                save_checkpoint(folder / LAST, tensors, meta, history)
+                self.folder.save_checkpoint("last", tensors, meta, history)
             if epoch_file is not None:
-                save_checkpoint(folder / f"epoch-{epoch_file:04d}.safetensors", tensors, meta, history)
+                self.folder.save_checkpoint(epoch_file, tensors, meta, history)
         if self.best_state is not None:
             tensors, meta = self.best_state
-            save_checkpoint(folder / BEST, tensors, meta, {"metrics": self.history_json(t.history[: meta["epoch"]])})
+            history = {"metrics": self.history_json(run.history[: meta["epoch"]])}
+            self.folder.save_checkpoint("best", tensors, meta, history)
             self.best_state = None
-        write_metrics(t.run_dir, t.history, self.metrics_text)
-        t._write_summary()
+        if run.history:
+            self.folder.write_metrics(self.metrics_text(run.history))
+        self.write_summary(run)
         self.last_write = time.monotonic()
-        self.written_epoch = t.epoch
+        self.written_epoch = run.epoch
 
-    def finish(self, last: bool = True) -> None:
-        """At the end of a run: write what is not on disk yet; the summary in any case (its status changed)."""
-        if self.written_epoch != self.trainer.epoch or self.best_state is not None:
-            self.flush(last=last)
-        else:
-            self.trainer._write_summary()
-
-
-def copy_arrays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {k: np.array(v, copy=True) for k, v in arrays.items()}
+    def write_summary(self, run) -> dict:
+        summary = state.summary(run)
+        self.folder.write_summary(summary)
+        return summary

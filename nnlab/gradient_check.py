@@ -18,14 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnlab.architecture import build_network, check_loss_fits, output_units, resolve
 from nnlab.components.layers import Dropout
-from nnlab.components.regularizers import build_regularizers
 from nnlab.config import Config
-from nnlab.data.core import load_splits
 from nnlab.errors import ConfigError
-from nnlab.registry import registry
-from nnlab.seeds import streams
+from nnlab.experiment import Experiment
 
 
 @dataclass
@@ -87,28 +83,45 @@ def noise_floor(j: float, eps: float, tol: float) -> float:
 
 
 def gradcheck(
-    config: Config, samples: int = 8, eps: float = 1e-5, tol: float = 1e-6, max_entries: int = 200, seed: int = 0
+    config: Config | Experiment,
+    samples: int = 8,
+    eps: float = 1e-5,
+    tol: float = 1e-6,
+    max_entries: int = 200,
+    seed: int = 0,
 ) -> GradcheckReport:
-    """Compare the analytic gradients of ``config``'s network with centred differences, in float64."""
+    """Compare the analytic gradients of a network with centred differences. A ``Config`` is built in
+    float64 (its own data, network, loss and regularisation); an ``Experiment`` (``nnlab.build(...)``, with
+    whatever weights a notebook gave it) is checked as it stands, in its own dtype: float64 is advised."""
     if samples < 1:
         raise ConfigError(f"--samples must be ≥ 1, got {samples}")
     if not eps > 0:
         raise ConfigError(f"--eps must be > 0, got {eps}")
-    config = config.model_copy(update={"dtype": "float64"}, deep=True)
-    rule = getattr(config.training, "rule", "backprop")
-    if rule != "backprop":
-        raise ConfigError(f"training.rule is '{rule}': gradcheck checks backpropagation, which this rule does not use")
-    splits, _ = load_splits(config.data, config.seed, np.float64)
-    config = resolve(config, splits.task)
-    rng = {k: np.random.default_rng(ss) for k, ss in streams(config.seed).items()}
-    loss = registry("loss").build(config.loss)
-    net = build_network(config, splits.n_features, output_units(loss, splits, config), rng["init"], rng["dropout"])
-    check_loss_fits(net, loss)
-    penalties = [r for r in build_regularizers(config.regularization) if not r.is_constraint]
-    x = np.array(splits.X_train[:samples], dtype=np.float64)
-    y = splits.y_train[:samples]
+    cfg = config.config if isinstance(config, Experiment) else config
+    if cfg.training.rule != "backprop":
+        raise ConfigError(
+            f"training.rule is '{cfg.training.rule}': gradcheck checks backpropagation, which this rule does not use"
+        )
+    if isinstance(config, Experiment):
+        exp = config
+    else:
+        exp = Experiment.from_config(config.model_copy(update={"dtype": "float64"}, deep=True))
+    net, loss, penalties = exp.net, exp.loss, exp.penalties
+    x = np.array(exp.splits.X_train[:samples], dtype=net.dtype)
+    y = exp.splits.y_train[:samples]
+    saved = [layer.need_input_grad for layer in net.layers]
     for layer in net.layers:
         layer.need_input_grad = True
+    try:
+        return _compare(net, loss, penalties, x, y, eps, tol, max_entries, seed)
+    finally:  # the network as it was: a notebook's experiment goes on training
+        for layer, need in zip(net.layers, saved):
+            layer.need_input_grad = need
+            if isinstance(layer, Dropout):
+                layer.freeze_mask = False
+
+
+def _compare(net, loss, penalties, x, y, eps, tol, max_entries, seed) -> GradcheckReport:
     _fix_dropout_masks(net, x)
 
     def J() -> float:

@@ -1,0 +1,152 @@
+"""An experiment: everything one config builds, assembled once (DESIGN §1).
+
+``Experiment.from_config(config)`` loads and splits the data, fits the preprocessing on the train split,
+resolves the defaults that depend on the data, and builds the network, the loss, the optimizer, the
+learning-rate schedule, the regularizers, the training rule and the random streams. Training, resuming and
+gradient checking all start from it; nothing else assembles a run. ``train_step`` is one optimisation step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nnlab import parallel
+from nnlab.architecture import build_network, output_units, resolve
+from nnlab.components.regularizers import build_regularizers
+from nnlab.components.schedules import build_schedule
+from nnlab.config import Config
+from nnlab.data.core import load_splits
+from nnlab.errors import ConfigError
+from nnlab.registry import registry
+from nnlab.seeds import generators
+from nnlab.training.rules import build_rule
+
+
+class Diverged(Exception):
+    """The loss of a batch is not finite; nothing was updated."""
+
+    def __init__(self, value: float):
+        super().__init__(f"the loss became {value}")
+        self.value = value
+
+
+@dataclass
+class Experiment:
+    """The objects of one run, built from its ``config`` (with every default resolved)."""
+
+    config: Config
+    splits: object  # nnlab.data.core.Splits, preprocessed, in the config's dtype
+    preprocessor: object
+    net: object  # nnlab.network.Network
+    loss: object
+    optimizer: object
+    schedule: object
+    rule: object  # nnlab.training.rules.Rule
+    penalties: list = field(default_factory=list)  # regularizers added to the loss (l1, l2, elastic net)
+    constraints: list = field(default_factory=list)  # applied after each step (max-norm)
+    #: one Generator per purpose (data, split, init, shuffle, dropout), from the config's seed (nnlab.seeds)
+    rngs: dict = field(default_factory=dict)
+    batch_size: int = 1
+    n_batches: int = 1
+    #: train on this many examples and validate on the same (deck 002's sanity check); None: all
+    overfit: int | None = None
+
+    @classmethod
+    def from_config(cls, config: Config, overfit: int | None = None) -> Experiment:
+        if overfit is not None and overfit < 1:
+            raise ConfigError(f"--overfit must be a positive number of examples, got {overfit}")
+        splits, preprocessor = load_splits(config.data, config.seed, np.dtype(config.dtype))
+        if overfit:
+            _keep(splits, overfit)
+        cfg = resolve(config, splits.task)
+        rngs = generators(cfg.seed)
+        loss = registry("loss").build(cfg.loss)
+        net = build_network(cfg, splits.n_features, output_units(loss, splits, cfg), rngs["init"], rngs["dropout"])
+        optimizer = registry("optimizer").build(cfg.optimizer)
+        parallel.refresh()  # the optimizer's update uses as many threads as BLAS may, now
+        n = len(splits.X_train)
+        bs = cfg.training.batch_size
+        batch_size = n if bs == "full" else min(int(bs), n)
+        n_batches = math.ceil(n / batch_size)
+        regs = build_regularizers(cfg.regularization)
+        return cls(
+            config=cfg,
+            splits=splits,
+            preprocessor=preprocessor,
+            net=net,
+            loss=loss,
+            optimizer=optimizer,
+            schedule=build_schedule(cfg.schedule, optimizer.lr, cfg.training.epochs, n_batches),
+            rule=build_rule(cfg, net, loss, splits.task, optimizer.lr),
+            penalties=[r for r in regs if not r.is_constraint],
+            constraints=[r for r in regs if r.is_constraint],
+            rngs=rngs,
+            batch_size=batch_size,
+            n_batches=n_batches,
+            overfit=overfit,
+        )
+
+    @property
+    def expected_initial_loss(self) -> float | None:
+        """ln C for cross-entropy over C classes, ln 2 for binary cross-entropy (deck 002's sanity check)."""
+        if self.loss.registry_name == "cross_entropy" and self.splits.n_classes > 1:
+            return math.log(self.splits.n_classes)
+        if self.loss.registry_name == "bce":
+            return math.log(2)
+        return None
+
+    def describe_data(self) -> dict:
+        """What a trained model needs to know of its data (stored in every checkpoint)."""
+        s = self.splits
+        return {
+            "task": s.task,
+            "n_features": s.n_features,
+            "n_outputs": self.net.n_outputs,
+            "n_classes": s.n_classes,
+            "class_names": s.class_names,
+            "feature_names": s.feature_names,
+            "examples": {"train": len(s.X_train), "val": len(s.X_val), "test": len(s.X_test)},
+        }
+
+    def train_step(self, x, y, lr: float) -> tuple[float, float, np.ndarray]:
+        """One optimisation step on the batch (x, y) at learning rate ``lr``: forward, loss, backward (or the
+        perceptron / delta rule), penalties, gradient clipping, the optimizer's update, constraints.
+
+        Returns the batch's mean loss, its penalty and the forward output (logits where the loss is fused
+        with the output activation; a buffer reused by the next call). Raises ``Diverged`` before any update
+        where the loss is not finite. Allocates nothing at steady state (tests/test_speed.py)."""
+        net = self.net
+        value, out = self.rule.learn(x, y, self.loss)
+        pen = 0.0
+        if self.penalties:
+            w, gw = net.params["weights"], net.grads["weights"]
+            for r in self.penalties:
+                pen += r.penalty(w)
+                r.add_grad(w, gw)
+        if not math.isfinite(value + pen):
+            raise Diverged(value + pen)
+        if self.config.training.grad_clip:
+            clip_gradients(net.grads, self.config.training.grad_clip)
+        self.optimizer.step(net.params, net.grads, lr)
+        for c in self.constraints:
+            for W in net.weight_matrices():
+                c.constrain(W)
+        return value, pen, out
+
+
+def clip_gradients(grads: dict, max_norm: float) -> None:
+    """Scale every gradient by max_norm / ‖g‖ where the global norm ‖g‖ over all of them exceeds max_norm."""
+    norm = math.sqrt(sum(float(np.dot(g, g)) for g in grads.values()))
+    if norm > max_norm:
+        for g in grads.values():
+            g *= g.dtype.type(max_norm / norm)
+
+
+def _keep(splits, k: int) -> None:
+    """Keep k training examples and validate on the same ones."""
+    k = min(k, len(splits.X_train))
+    splits.X_train, splits.y_train = splits.X_train[:k].copy(), splits.y_train[:k].copy()
+    splits.X_val, splits.y_val = splits.X_train, splits.y_train

@@ -1,0 +1,116 @@
+"""A run's state as a checkpoint holds it, and its summary.
+
+``capture(run)`` gives the tensors and metadata of a checkpoint of this moment: parameters and buffers
+(``model.*``), optimizer state (``optim.*``), preprocessing statistics (``preprocess.*``), and as JSON the
+resolved config, the epochs done, the metrics rows, the best epoch, the schedule, early stopping and RNG
+states, and a mid-epoch position. ``restore(run, tensors, meta)`` puts them back, so that the loop continues
+exactly where the checkpoint was written. The format is the one every earlier nnlab wrote: run folders
+written before still load and resume (tests/test_legacy_run.py).
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+
+import numpy as np
+
+from nnlab import __version__
+from nnlab.errors import CheckpointError
+from nnlab.runs.checkpoint import subset
+
+#: the tensor of a mid-epoch checkpoint that holds the weights at the epoch's start (training.tol)
+EPOCH_START_WEIGHTS = "position.weights_at_epoch_start"
+
+
+def capture(run, copy: bool = False, metrics: bool = True) -> tuple[dict, dict]:
+    """The tensors and metadata of a checkpoint of this moment; ``copy`` detaches them from the live arrays
+    (to write them later); ``metrics=False`` leaves the metrics rows out (the writer adds them already
+    encoded: copying the whole history every epoch would cost O(epochs²))."""
+    exp = run.experiment
+    tensors = {f"model.{k}": v for k, v in exp.net.state_dict().items()}
+    opt_arrays, opt_meta = exp.optimizer.state_dict()
+    tensors.update({f"optim.{k}": v for k, v in opt_arrays.items()})
+    if copy:
+        tensors = {k: np.array(v, copy=True) for k, v in tensors.items()}
+    tensors.update(exp.preprocessor.state())
+    if run.position is not None and run.epoch_start_weights is not None:
+        tensors[EPOCH_START_WEIGHTS] = run.epoch_start_weights
+    early = run.early_stopping
+    meta = {
+        "nnlab_version": __version__,
+        "epoch": run.epoch,
+        "position": run.position,
+        "config": run.config_dict,
+        "metrics": list(run.history) if metrics else None,
+        "best": run.best,
+        "optimizer": opt_meta,
+        "schedule": exp.schedule.state_dict(),
+        "early_stopping": early.state_dict() if early else None,
+        "rng": {k: exp.rngs[k].bit_generator.state for k in ("shuffle", "dropout")},
+        "data": exp.describe_data(),
+        "overfit": exp.overfit,
+        "initial_loss": run.initial_loss,
+        "wall_seconds": run.wall_seconds(),
+        "resumes": run.resumes,
+    }
+    return tensors, meta
+
+
+def restore(run, tensors: dict, meta: dict) -> None:
+    """Load a ``capture`` back into a run built from the same config."""
+    exp = run.experiment
+    try:
+        exp.net.load_state_dict(subset(tensors, "model"))
+    except (KeyError, ValueError) as e:
+        raise CheckpointError(f"the checkpoint does not fit the run's model: {e}") from None
+    exp.optimizer.load_state_dict(subset(tensors, "optim"), meta["optimizer"])
+    exp.schedule.load_state_dict(meta["schedule"])
+    if run.early_stopping is not None and meta.get("early_stopping"):
+        run.early_stopping.load_state_dict(meta["early_stopping"])
+    run.history = [dict(row) for row in meta["metrics"]]
+    run.best = meta["best"]
+    run.epoch = int(meta["epoch"])
+    for k in ("shuffle", "dropout"):  # the dropout layers share the run's dropout Generator
+        exp.rngs[k].bit_generator.state = meta["rng"][k]
+    run.initial_loss = meta.get("initial_loss")
+    run.prior_seconds = float(meta.get("wall_seconds") or 0.0)
+    run.resumes = list(meta.get("resumes") or [])
+    run.resume_at = meta.get("position")
+    run.epoch_start_weights = tensors.get(EPOCH_START_WEIGHTS) if run.resume_at else None
+
+
+def summary(run) -> dict:
+    """summary.json: status, epochs, the best epoch, the last row, test figures, wall time, versions."""
+    import pydantic
+
+    exp, s = run.experiment, run.experiment.splits
+    return {
+        "name": exp.config.name,
+        "status": run.status,
+        "reason": run.reason,
+        "epochs": run.epoch,
+        "epochs_planned": exp.config.training.epochs,
+        "seed": exp.config.seed,
+        "task": s.task,
+        "model": exp.net.describe(),
+        "parameters": exp.net.n_params,
+        "examples": {"train": len(s.X_train), "val": len(s.X_val), "test": len(s.X_test)},
+        "initial_loss": run.initial_loss,
+        "expected_initial_loss": exp.expected_initial_loss,
+        "best": run.best,
+        "final": run.history[-1] if run.history else {},
+        "test": {f"test_{k}": v for k, v in run.test_metrics.items()},
+        "wall_seconds": run.wall_seconds(),
+        "resumes": run.resumes,
+        "versions": {
+            "nnlab": __version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "pydantic": pydantic.__version__,
+        },
+    }
+
+
+def resume_record(epoch: int, batch: int) -> dict:
+    return {"epoch": epoch, "batch": batch, "at": time.strftime("%Y-%m-%dT%H:%M:%S")}
