@@ -6,10 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 import nnlab
-from nnlab.cli import main
 from nnlab.config import load_config, parse_config
 from nnlab.data.core import raw_splits
 from nnlab.evaluate import evaluate_runs
@@ -20,11 +18,8 @@ from nnlab.training import train
 CONFIGS = Path(__file__).parent.parent / "configs"
 
 
-def cli(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
-
-def eval_json(*args):
+def eval_json(cli, *args):
     r = cli("eval", *args, "--json")
     assert r.exit_code == 0, r.output
     return json.loads(r.stdout)
@@ -81,8 +76,8 @@ def known_run(tmp_path_factory):
     return run
 
 
-def test_eval_of_a_known_model(known_run):
-    report = eval_json(known_run)
+def test_eval_of_a_known_model(known_run, cli):
+    report = eval_json(cli, known_run)
     assert report["examples"] == 15
     assert report["confusion_matrix"] == [[5, 0, 0], [0, 5, 0], [0, 5, 0]]
     pc = report["per_class"]
@@ -99,7 +94,7 @@ def test_eval_of_a_known_model(known_run):
     assert json.loads((known_run / "eval-test.json").read_text())["confusion_matrix"] == report["confusion_matrix"]
 
 
-def test_eval_prints_rich_tables(known_run):
+def test_eval_prints_rich_tables(known_run, cli):
     r = cli("eval", known_run, "-c", "last")
     assert r.exit_code == 0, r.output
     for text in ("per class", "confusion matrix", "macro avg", "accuracy", "0.6667"):
@@ -109,25 +104,25 @@ def test_eval_prints_rich_tables(known_run):
 # ----- eval reproduces what train measured --------------------------------------------------------
 
 
-def test_eval_reproduces_the_summary_test_metrics(runs_dir):
+def test_eval_reproduces_the_summary_test_metrics(runs_dir, cli):
     # moons stops early and restores the best weights: its test figures are the best checkpoint's
     moons = train(load_config(CONFIGS / "moons.yaml"), runs_dir)
     assert moons.status == "stopped_early"
-    report = eval_json(moons.run_dir, "--checkpoint", "best")
+    report = eval_json(cli, moons.run_dir, "--checkpoint", "best")
     assert report["metrics"]["loss"] == moons.summary["test"]["test_loss"]
     assert report["metrics"]["accuracy"] == moons.summary["test"]["test_accuracy"]
     # sine completes: its test figures are the last epoch's
     sine = train(load_config(CONFIGS / "sine.yaml", ["training.epochs=20"]), runs_dir)
     assert sine.status == "completed"
-    report = eval_json(sine.run_dir, "--checkpoint", "last")
+    report = eval_json(cli, sine.run_dir, "--checkpoint", "last")
     assert {f"test_{k}": v for k, v in report["metrics"].items()} == sine.summary["test"]
 
 
-def test_eval_val_split_matches_the_best_epoch_row(runs_dir):
+def test_eval_val_split_matches_the_best_epoch_row(runs_dir, cli):
     run = train(
         parse_config(BLOBS.replace("val: 0.0, test: 0.25", "val: 0.25, test: 0.25"), ["training.epochs=5"]), runs_dir
     )
-    report = eval_json(run.run_dir, "--split", "val")
+    report = eval_json(cli, run.run_dir, "--split", "val")
     best = run.summary["best"]["metrics"]
     assert report["metrics"]["loss"] == best["val_loss"] and report["metrics"]["accuracy"] == best["val_accuracy"]
     assert (run.run_dir / "eval-val.json").is_file()
@@ -136,16 +131,16 @@ def test_eval_val_split_matches_the_best_epoch_row(runs_dir):
 # ----- averages (deck 002) --------------------------------------------------------------------------
 
 
-def test_ensemble_of_two_seeds_on_moons(runs_dir):
+def test_ensemble_of_two_seeds_on_moons(runs_dir, cli):
     a = train(load_config(CONFIGS / "moons.yaml"), runs_dir).run_dir
     b = train(load_config(CONFIGS / "moons.yaml", seed=1), runs_dir).run_dir
-    report = eval_json(a, b)
+    report = eval_json(cli, a, b)
     assert report["mode"] == "ensemble" and report["averaged"]
     singles = [m["metrics"]["accuracy"] for m in report["members"]]
     assert len(singles) == 2
     assert report["metrics"]["accuracy"] >= min(singles)
     # the first member's figures are that run's own evaluation
-    assert report["members"][0]["metrics"] == eval_json(a)["metrics"]
+    assert report["members"][0]["metrics"] == eval_json(cli, a)["metrics"]
     # the average is the mean of the two models' probabilities on run a's test split
     X, y = _test_split(a)
     p = (nnlab.load_run(a).predict_proba(X) + nnlab.load_run(b).predict_proba(X)) / 2
@@ -153,7 +148,7 @@ def test_ensemble_of_two_seeds_on_moons(runs_dir):
     assert (a / "eval-test-ensemble.json").is_file() and not list(b.glob("eval-*"))
 
 
-def test_ensemble_warns_when_a_member_trained_on_the_evaluated_rows(runs_dir):
+def test_ensemble_warns_when_a_member_trained_on_the_evaluated_rows(runs_dir, cli):
     cfg = BLOBS.replace("val: 0.0, test: 0.25", "val: 0.0, test: 0.5")
     a = train(parse_config(cfg), runs_dir).run_dir
     b = train(parse_config(cfg, ["data.split.seed=7"]), runs_dir).run_dir  # same data, another split
@@ -161,7 +156,7 @@ def test_ensemble_warns_when_a_member_trained_on_the_evaluated_rows(runs_dir):
     assert r.exit_code == 0, r.output
     assert "were training examples of run" in r.output and "data.split.seed" in r.output
     c = train(parse_config(cfg, ["optimizer.lr=0.01"]), runs_dir).run_dir  # same data, same split
-    assert eval_json(a, c)["notes"] == []
+    assert eval_json(cli, a, c)["notes"] == []
 
 
 def _test_split(run_dir):
@@ -185,8 +180,8 @@ def dropout_run(tmp_path_factory):
     return train(parse_config(DROPOUT), tmp_path_factory.mktemp("runs")).run_dir
 
 
-def test_checkpoint_average_reports_each_checkpoint_and_the_average(dropout_run):
-    report = eval_json(dropout_run, "--checkpoints", "3")
+def test_checkpoint_average_reports_each_checkpoint_and_the_average(dropout_run, cli):
+    report = eval_json(cli, dropout_run, "--checkpoints", "3")
     labels = [m["label"] for m in report["members"]]
     assert labels == ["epoch-0020", "epoch-0025", "last (epoch 30)"]  # epoch-0030 is last: counted once
     assert report["averaged"] and report["mode"] == "checkpoints"
@@ -200,11 +195,11 @@ def test_checkpoint_average_reports_each_checkpoint_and_the_average(dropout_run)
     assert (dropout_run / "eval-test-checkpoints-3.json").is_file()
 
 
-def test_mc_dropout_reports_the_standard_model_and_the_average(dropout_run):
-    report = eval_json(dropout_run, "--mc-dropout", "20")
+def test_mc_dropout_reports_the_standard_model_and_the_average(dropout_run, cli):
+    report = eval_json(cli, dropout_run, "--mc-dropout", "20")
     standard, one_mask = report["members"]
     assert standard["label"] == "dropout off (standard)"
-    assert standard["metrics"] == eval_json(dropout_run)["metrics"]
+    assert standard["metrics"] == eval_json(cli, dropout_run)["metrics"]
     assert one_mask["label"] == "one dropout mask (mean of 20)"
     assert report["averaged"] and report["mc_dropout"] == 20
     avg = report["metrics"]
@@ -212,7 +207,7 @@ def test_mc_dropout_reports_the_standard_model_and_the_average(dropout_run):
     # masks vary the predictions: one mask is worse on average than their average (deck 002)
     assert one_mask["metrics"]["loss"] > avg["loss"]
     # seeded: the same seed gives the same figures, the run's seed by default
-    assert eval_json(dropout_run, "--mc-dropout", "20", "--seed", "0")["metrics"] == avg
+    assert eval_json(cli, dropout_run, "--mc-dropout", "20", "--seed", "0")["metrics"] == avg
     text = cli("eval", dropout_run, "--mc-dropout", "5").output
     assert "Monte-Carlo dropout, 5 masks" in text and "average" in text
 

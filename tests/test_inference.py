@@ -9,10 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 import nnlab
-from nnlab.cli import main
 from nnlab.config import parse_config
 from nnlab.errors import DataError
 from nnlab.training import train
@@ -143,11 +141,8 @@ def test_bce_run_gives_two_probability_columns(tmp_path):
 # ----- nnlab predict -------------------------------------------------------------------------------
 
 
-def cli(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
-
-def test_predict_command_writes_classes_and_probabilities(trained, tmp_path):
+def test_predict_command_writes_classes_and_probabilities(trained, tmp_path, cli):
     X = grid()[:12]
     src = tmp_path / "points.csv"
     pd.DataFrame(X, columns=["x1", "x2"]).to_csv(src, index=False)
@@ -162,7 +157,7 @@ def test_predict_command_writes_classes_and_probabilities(trained, tmp_path):
     assert np.allclose(frame[["prob_0", "prob_1"]].to_numpy(), model.predict_proba(X), atol=1e-7)
 
 
-def test_predict_by_position_and_to_stdout(trained, tmp_path):
+def test_predict_by_position_and_to_stdout(trained, tmp_path, cli):
     src = tmp_path / "noheader.csv"
     src.write_text("0.5,0.25\n1.5,-0.5\n")
     r = cli("predict", trained.run_dir, src, "-o", "-")
@@ -175,7 +170,7 @@ def test_predict_by_position_and_to_stdout(trained, tmp_path):
     assert r2.exit_code == 0 and "matched by position" in r2.output
 
 
-def test_predict_uses_class_names(tmp_path):
+def test_predict_uses_class_names(tmp_path, cli):
     cfg = parse_config("data: {name: spirals, n_samples: 150}\nmodel: {hidden: [8]}\ntraining: {epochs: 2}")
     run = train(cfg, tmp_path / "runs").run_dir
     src = tmp_path / "p.csv"
@@ -186,13 +181,13 @@ def test_predict_uses_class_names(tmp_path):
     assert row.split(",")[2] in ("arm0", "arm1", "arm2")
 
 
-def test_predict_help_has_an_example():
+def test_predict_help_has_an_example(cli):
     for command in ("predict", "eval", "runs", "plot"):
         r = cli(command, "--help")
         assert r.exit_code == 0 and "Example:" in r.output, command
 
 
-def test_predict_json_free_of_run_changes(trained, tmp_path):
+def test_predict_json_free_of_run_changes(trained, tmp_path, cli):
     before = sorted(p.name for p in Path(trained.run_dir).rglob("*"))
     src = tmp_path / "p.csv"
     src.write_text("x1,x2\n0,0\n")

@@ -5,9 +5,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from nnlab.cli import main
 from nnlab.config import parse_config
 from nnlab.runs.listing import list_runs, sort_runs
 from nnlab.training import train
@@ -20,9 +18,6 @@ optimizer: {{name: adam, lr: {lr}}}
 training: {{epochs: {epochs}, batch_size: 32}}
 """
 
-
-def cli(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +44,7 @@ def test_runs_lists_every_run_folder(folder):
     assert "test_r2" in rows[2] and "test_accuracy" not in rows[2]
 
 
-def test_runs_sorted_by_a_metric(folder):
+def test_runs_sorted_by_a_metric(folder, cli):
     rows = json.loads(cli("runs", folder, "--sort", "test_accuracy", "--json").stdout)
     acc = [r.get("test_accuracy") for r in rows]
     assert acc[-1] is None  # the regression run has no accuracy: last
@@ -66,7 +61,7 @@ def test_sort_runs_puts_missing_values_last():
     assert [r["name"] for r in sort_runs(rows, "test_r2")] == ["z", "y", "x"]
 
 
-def test_runs_table(folder):
+def test_runs_table(folder, cli):
     r = cli("runs", folder)
     assert r.exit_code == 0, r.output
     assert "a-good" in r.output and "completed" in r.output and "not-a-run" not in r.output
@@ -75,7 +70,7 @@ def test_runs_table(folder):
     assert "no run folders" in cli("runs", folder / "not-a-run").output
 
 
-def test_runs_survives_an_unreadable_summary(folder, tmp_path):
+def test_runs_survives_an_unreadable_summary(folder, tmp_path, cli):
     import shutil
 
     run = Path(shutil.copytree(next(folder.glob("b-poor*")), tmp_path / "runs" / "b-poor-x"))
@@ -90,7 +85,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_plot_one_run_writes_curves_in_the_run_folder(folder):
+def test_plot_one_run_writes_curves_in_the_run_folder(folder, cli):
     run = next(folder.glob("a-good*"))
     r = cli("plot", run)
     assert r.exit_code == 0, r.output
@@ -99,7 +94,7 @@ def test_plot_one_run_writes_curves_in_the_run_folder(folder):
     assert 800 <= w <= 2000 and 300 <= h <= 1000 and out.stat().st_size > 20_000
 
 
-def test_plot_several_runs_with_decision_regions(folder, tmp_path):
+def test_plot_several_runs_with_decision_regions(folder, tmp_path, cli):
     runs = [next(folder.glob(f"{n}*")) for n in ("a-good", "b-poor", "d-spirals")]
     out = tmp_path / "compare.png"
     r = cli("plot", *runs, "--boundary", "-o", out)
@@ -108,7 +103,7 @@ def test_plot_several_runs_with_decision_regions(folder, tmp_path):
     assert w >= 1400 and h >= 700 and out.stat().st_size > 60_000
 
 
-def test_plot_regression_curves(folder, tmp_path):
+def test_plot_regression_curves(folder, tmp_path, cli):
     out = tmp_path / "sine.png"
     assert cli("plot", next(folder.glob("c-sine*")), "-o", out).exit_code == 0
     assert png_size(out)[0] > 500

@@ -52,9 +52,10 @@ def sweep(sweep_file, trials, workers, dask_address, threads, runs_dir, resume_d
     """
     import json
     import sys
+    from pathlib import Path
 
     from nnlab.errors import ConfigError
-    from nnlab.sweep.runner import BEST, TRIALS, SweepInterrupted, run_sweep, start_sweep
+    from nnlab.sweep.runner import start_sweep
     from nnlab.sweep.space import load_sweep
 
     if resume_dir and sweep_file:
@@ -69,16 +70,28 @@ def sweep(sweep_file, trials, workers, dask_address, threads, runs_dir, resume_d
         spec, base = load_sweep(sweep_file)
         sweep_dir = start_sweep(spec, base, runs_dir, trials)
     live = None if quiet or as_json or not sys.stderr.isatty() else _LiveTable()
+    result = _run(sweep_dir, workers, dask_address, threads, live)
+    if as_json:
+        click.echo(json.dumps([_row(t) for t in result], indent=2))
+    elif not quiet:
+        _report(Path(sweep_dir), result)
+
+
+def _run(sweep_dir, workers, dask_address, threads, live):
+    """Run the sweep's trials, with a live table where there is a terminal; Ctrl-C and SIGTERM stop it
+    cleanly (also where SIGINT came ignored), exit status 130."""
     import signal
 
-    def _stop(signum, frame):  # Ctrl-C and SIGTERM stop the sweep cleanly (also where SIGINT came ignored)
+    from nnlab.sweep.runner import SweepInterrupted, run_sweep
+
+    def _stop(signum, frame):
         raise KeyboardInterrupt
 
     previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         if live:
             live.start()
-        result = run_sweep(sweep_dir, workers, dask_address, on_change=live.update if live else None, threads=threads)
+        return run_sweep(sweep_dir, workers, dask_address, on_change=live.update if live else None, threads=threads)
     except SweepInterrupted as e:
         if live:
             live.stop()
@@ -91,24 +104,19 @@ def sweep(sweep_file, trials, workers, dask_address, threads, runs_dir, resume_d
             signal.signal(s, handler)
         if live:
             live.stop()
-    from pathlib import Path
 
-    sweep_dir = Path(sweep_dir)
-    if as_json:
-        click.echo(json.dumps([_row(t) for t in result], indent=2))
-        return
-    if not quiet:
-        from nnlab.cli.render import console
 
-        out = console()
-        from nnlab.sweep.runner import load_sweep_dir
+def _report(sweep_dir, result) -> None:
+    from nnlab.cli.render import console
+    from nnlab.sweep.runner import BEST, TRIALS, load_sweep_dir
 
-        spec, _ = load_sweep_dir(sweep_dir)
-        out.print(_table(result, f"sweep {sweep_dir.name}", spec.metric, spec.mode))
-        out.print(
-            f"sweep folder: {sweep_dir}\n  {TRIALS}: every trial, best first\n"
-            f"  {BEST}: the best trial's config — nnlab train {sweep_dir / BEST}"
-        )
+    spec, _ = load_sweep_dir(sweep_dir)
+    out = console()
+    out.print(_table(result, f"sweep {sweep_dir.name}", spec.metric, spec.mode))
+    out.print(
+        f"sweep folder: {sweep_dir}\n  {TRIALS}: every trial, best first\n"
+        f"  {BEST}: the best trial's config — nnlab train {sweep_dir / BEST}"
+    )
 
 
 def _row(t) -> dict:

@@ -264,17 +264,7 @@ def run_sweep(
         t = queue.pop(0)
         t.status = "running"
         curves = [x.curve for x in trials if x.status in ENDED and x.curve]
-        spec = {
-            "trial": t.index,
-            "config": t.config,
-            "runs_dir": str(sweep_dir),
-            "metric": sweep.metric,
-            "mode": sweep.mode,
-            "threads": blas,
-            "prune": prune,
-            "curves": curves,
-        }
-        by_future[executor.submit(spec)] = t
+        by_future[executor.submit(_trial_spec(t, sweep, sweep_dir, blas, prune, curves))] = t
 
     try:
         changed()
@@ -305,6 +295,20 @@ def run_sweep(
     executor.close()
     write_best(sweep_dir, sweep, trials)
     return trials
+
+
+def _trial_spec(t: Trial, sweep: SweepConfig, sweep_dir: Path, threads: int, prune, curves: list) -> dict:
+    """What ``run_trial`` needs, as plain data (it travels to a worker process or a Dask worker)."""
+    return {
+        "trial": t.index,
+        "config": t.config,
+        "runs_dir": str(sweep_dir),
+        "metric": sweep.metric,
+        "mode": sweep.mode,
+        "threads": threads,
+        "prune": prune,
+        "curves": curves,
+    }
 
 
 def _apply(t: Trial, rec: dict) -> None:
