@@ -17,6 +17,7 @@ import numpy as np
 
 from nnlab.components.activations import ACTIVATIONS
 from nnlab.components.initializers import INITIALIZERS, default_for
+from nnlab.components.scratch import ones, scratch
 from nnlab.registry import REGISTRIES
 
 LAYERS = REGISTRIES["layer"]
@@ -34,7 +35,6 @@ class Layer:
         self.param_specs: dict[str, tuple[tuple[int, ...], str]] = {}
         self.need_input_grad = True
         self.dtype = np.float32
-        self._bufs: dict = {}
 
     def build(self, n_in: int, dtype) -> int:
         """Declare parameters for ``n_in`` inputs; return the number of outputs."""
@@ -52,13 +52,7 @@ class Layer:
 
     def _buf(self, name, shape, dtype=None):
         """A buffer reused across calls with the same shape (no allocation at steady state)."""
-        key = (name, shape)
-        b = self._bufs.get(key)
-        if b is None:
-            if len(self._bufs) > 16:  # many distinct batch sizes (evaluation): do not hoard memory
-                self._bufs.clear()
-            b = self._bufs[key] = np.empty(shape, dtype=dtype or self.dtype)
-        return b
+        return scratch(self, name, shape, dtype or self.dtype)
 
     def describe(self) -> str:
         return type(self).__name__
@@ -105,17 +99,10 @@ class Dense(Layer):
     def backward(self, grad_y):
         np.matmul(self.x.T, grad_y, out=self.grads["W"])
         if self.use_bias:  # db = 1ᵀ dZ, the column sums, as a BLAS product: 2-3× faster than dZ.sum(axis=0)
-            np.matmul(self._ones(len(grad_y)), grad_y, out=self.grads["b"])
+            np.matmul(ones(self, len(grad_y), grad_y.dtype), grad_y, out=self.grads["b"])
         if not self.need_input_grad:
             return None
         return np.matmul(grad_y, self.params["W"].T, out=self._buf("dx", (len(grad_y), self.n_in)))
-
-    def _ones(self, m):
-        ones = self._bufs.get(("ones", m))
-        if ones is None:
-            ones = self._buf("ones", m)
-            ones.fill(1)
-        return ones
 
     def describe(self):
         return f"dense({self.units})"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnlab.components.activations import Sigmoid, Softmax
-from nnlab.components.scratch import scratch
+from nnlab.components.scratch import indices, ones, scratch
 from nnlab.registry import REGISTRIES
 
 LOSSES = REGISTRIES["loss"]
@@ -50,22 +50,6 @@ def dense_target(target, pred):
         onehot[np.arange(len(target)), target] = 1
         return onehot
     return target.reshape(pred.shape).astype(pred.dtype, copy=False)
-
-
-def _ones(owner, k: int, dtype) -> np.ndarray:
-    """k ones, kept between calls: row sums as a product, g @ 1 (BLAS), 2-3× faster than g.sum(axis=1)."""
-    ones = owner.__dict__.get("_ones_k")
-    if ones is None or len(ones) != k or ones.dtype != dtype:
-        ones = owner._ones_k = np.ones(k, dtype)
-    return ones
-
-
-def _rows(owner, m: int) -> np.ndarray:
-    """0 … m−1, kept between calls (row indices for picking each example's class)."""
-    rows = owner.__dict__.get("_rows")
-    if rows is None or len(rows) != m:
-        rows = owner._rows = np.arange(m)
-    return rows
 
 
 @LOSSES.register("mse")
@@ -235,7 +219,7 @@ class CrossEntropy(Loss):
         target = np.asarray(target)
         c = z.dtype.type(activation.c)
         g = scratch(self, "g", z.shape, z.dtype)
-        rows = _rows(self, m)
+        rows = indices(self, m)
         s = z if c == 1 else np.multiply(z, c, out=g)  # s = c z
         # s − max s (exp never overflows), each row's max as s[i, argmax sᵢ]: a third of the time of
         # s.max(axis=1) on 10 columns
@@ -254,7 +238,7 @@ class CrossEntropy(Loss):
         flat, at = g.reshape(-1), rows * g.shape[1] + target
         picked = flat[at]
         np.exp(g, out=g)
-        total = np.matmul(g, _ones(self, g.shape[1], g.dtype), out=scratch(self, "total", (m,), g.dtype))
+        total = np.matmul(g, ones(self, g.shape[1], g.dtype), out=scratch(self, "total", (m,), g.dtype))
         value = float((np.log(total).sum() - picked.sum()) / m)
         # c (softmax − onehot)/m: one pass scales e^s by c/(m Σ e^s), then c/m comes off each target entry
         np.divide(c / z.dtype.type(m), total, out=total)

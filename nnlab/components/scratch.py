@@ -18,3 +18,24 @@ def scratch(owner, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
             cache.clear()
         buf = cache[key] = np.empty(shape, dtype=dtype)
     return buf
+
+
+def ones(owner, n: int, dtype) -> np.ndarray:
+    """n ones, kept like ``scratch``'s buffers: sums as BLAS products (1ᵀ dZ, g @ 1), 2-3× faster than
+    ``sum(axis=...)``."""
+    return _kept(owner, "ones", n, dtype, lambda buf: buf.fill(1))
+
+
+def indices(owner, n: int) -> np.ndarray:
+    """0 … n−1, kept like ``scratch``'s buffers (row indices, to pick each example's class)."""
+    return _kept(owner, "indices", n, np.intp, lambda buf: buf.__setitem__(Ellipsis, np.arange(n)))
+
+
+def _kept(owner, name: str, n: int, dtype, fill) -> np.ndarray:
+    """A vector filled once, when its buffer is made (again after the cache was cleared)."""
+    cache = owner.__dict__.get("_scratch_buffers") or {}
+    buf = cache.get((name, (n,), np.dtype(dtype)))
+    if buf is None:
+        buf = scratch(owner, name, (n,), dtype)
+        fill(buf)
+    return buf
