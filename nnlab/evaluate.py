@@ -30,21 +30,21 @@ class Member:
 
 
 def evaluate_runs(
-    run_dirs, checkpoint=None, split="test", checkpoints: int | None = None, mc_dropout: int | None = None, seed=None
+    run_dirs, checkpoint=None, split=None, checkpoints: int | None = None, mc_dropout: int | None = None, seed=None
 ) -> dict:
     """The report of ``nnlab eval`` as a dict (see ``write_report``); raises NnlabError for a user error
-    before anything is computed or written."""
+    before anything is computed or written. ``split`` None: the test split where the run has one, else
+    val, else train (the report's notes say so)."""
     from nnlab.data.core import raw_splits
 
-    if split not in SPLITS:
+    if split is not None and split not in SPLITS:
         raise NnlabError(f"--split must be one of {', '.join(SPLITS)}, got '{split}'")
     mode, members = load_members(list(run_dirs), checkpoint, checkpoints, mc_dropout)
     first = members[0].model
     raw = raw_splits(first.config.data, first.config.seed)
+    split, notes = _choose_split(raw, split, first.name)
     X_raw, y = raw.split(split)
-    if len(X_raw) == 0:
-        raise DataError(f"run '{first.name}' has no {split} examples (data.split.{split} is 0); try --split val")
-    notes = _leaks(members, raw, split) if mode == "ensemble" else []
+    notes += _leaks(members, raw, split) if mode == "ensemble" else []
     classify = first.task == "classification"
     rows, outs = [], []
     for m in members:
@@ -85,6 +85,19 @@ def evaluate_runs(
     return _clean(report)
 
 
+def _choose_split(raw, split: str | None, name: str) -> tuple[str, list[str]]:
+    """The split asked for, which must hold examples; or the first of test, val, train that does."""
+    have = [s for s in SPLITS if len(raw.split(s)[0])]
+    if split is None:
+        if have[0] == "test":
+            return "test", []
+        return have[0], [f"run '{name}' has no test split (data.split.test is 0): evaluated on the {have[0]} split"]
+    if split not in have:
+        others = " or ".join(f"--split {s}" for s in have)
+        raise DataError(f"run '{name}' has no {split} examples (data.split.{split} is 0); try {others}")
+    return split, []
+
+
 def load_members(run_dirs: list, checkpoint=None, checkpoints=None, mc_dropout=None) -> tuple[str, list[Member]]:
     """The models to evaluate and the mode: ``single``, ``ensemble``, ``checkpoints`` or ``mc_dropout``."""
     if not run_dirs:
@@ -103,13 +116,12 @@ def load_members(run_dirs: list, checkpoint=None, checkpoints=None, mc_dropout=N
             raise NnlabError("--mc-dropout N averages dropout masks of one run: give one run folder")
         if mc_dropout < 1:
             raise NnlabError(f"--mc-dropout must be at least 1, got {mc_dropout}")
-    checkpoint = "best" if checkpoint is None else str(checkpoint)
-    if several and not RunFolder.is_checkpoint_name(checkpoint):
+    if checkpoint is not None and several and not RunFolder.is_checkpoint_name(str(checkpoint)):
         raise NnlabError(f"--checkpoint '{checkpoint}' names one file: with several run folders use best or last")
-    dirs = [RunFolder.open(d).path for d in run_dirs]
+    folders = [RunFolder.open(d) for d in run_dirs]
     members: list[Member] = []
-    for d in dirs:
-        model = load_run(d, checkpoint)
+    for folder in folders:
+        model = load_run(folder.path, default_checkpoint(folder) if checkpoint is None else str(checkpoint))
         members.append(Member(_label(model) if several else model.checkpoint.stem, model))
     if several:
         check_compatible([m.model for m in members])
@@ -120,6 +132,12 @@ def load_members(run_dirs: list, checkpoint=None, checkpoints=None, mc_dropout=N
         members[0].label = "dropout off (standard)"
         return "mc_dropout", members
     return "single", members
+
+
+def default_checkpoint(folder: RunFolder) -> str:
+    """best where the run has one (the checkpoint of its summary's test figures), else last (no epoch was
+    ever best: its monitor was never measured, e.g. val_loss without a validation split)."""
+    return "best" if folder.checkpoint_file("best").is_file() else "last"
 
 
 def _label(model: TrainedModel) -> str:

@@ -8,6 +8,7 @@ gradient checking all start from it; nothing else assembles a run. ``train_step`
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -59,10 +60,10 @@ class Experiment:
         if overfit is not None and overfit < 1:
             raise ConfigError(f"--overfit must be a positive number of examples, got {overfit}")
         splits, preprocessor = load_splits(config.data, config.seed, np.dtype(config.dtype))
+        rngs = generators(config.seed)
         if overfit:
-            _keep(splits, overfit)
+            _keep(splits, overfit, rngs["overfit"])
         cfg = resolve(config, splits.task)
-        rngs = generators(cfg.seed)
         loss = registry("loss").build(cfg.loss)
         net = build_network(cfg, splits.n_features, output_units(loss, splits, cfg), rngs["init"], rngs["dropout"])
         optimizer = registry("optimizer").build(cfg.optimizer)
@@ -91,12 +92,46 @@ class Experiment:
 
     @property
     def expected_initial_loss(self) -> float | None:
-        """ln C for cross-entropy over C classes, ln 2 for binary cross-entropy (deck 002's sanity check)."""
+        """ln C for cross-entropy over C classes, ln 2 for binary cross-entropy: the loss of outputs that do not
+        yet depend on the input (deck 002's sanity check); None for other losses. How far from it a freshly
+        initialised network may start is ``initial_loss_range``."""
         if self.loss.registry_name == "cross_entropy" and self.splits.n_classes > 1:
             return math.log(self.splits.n_classes)
         if self.loss.registry_name == "bce":
             return math.log(2)
         return None
+
+    def initial_loss_range(self, rows: int = 4096) -> tuple[float, float] | None:
+        """The initial loss a sound start can have, ``(low, high)``; None where ``expected_initial_loss`` is.
+
+        Whatever its label, an example's cross-entropy lies between −ln maxⱼ pⱼ and −ln minⱼ pⱼ (its label the
+        network's most or least likely class): the range is the mean of both over the first ``rows`` training
+        inputs standardised (zero mean, unit variance per feature, the scale initialisers are designed for),
+        through the network as the config's seed initialises it, widened by 0.1 % for rounding. A config that
+        standardises its inputs starts inside it by construction; a loss above it means inputs on another scale
+        (features × 1000: a loss in the thousands) or a broken initialisation."""
+        import warnings
+
+        from nnlab.metrics import as_probabilities
+
+        if self.expected_initial_loss is None:
+            return None
+        cfg, s = self.config, self.splits
+        rngs = generators(cfg.seed)  # the run's initial weights, rebuilt: a resumed run's net has trained
+        with warnings.catch_warnings():  # whatever the config warns about, it warned when the run was built
+            warnings.simplefilter("ignore")
+            net = build_network(cfg, s.n_features, self.net.n_outputs, rngs["init"], rngs["dropout"])
+        X = np.asarray(s.X_train[:rows], dtype=np.float64)
+        std = X.std(axis=0)
+        X = ((X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)).astype(net.dtype)
+        split = net.fused_split(self.loss)
+        if split is None:
+            out = net.predict(X)
+        else:
+            out = net.layers[split].activation.forward(net.forward(X, upto=split).astype(np.float64))
+        p = np.maximum(as_probabilities(np.asarray(out, dtype=np.float64)), np.finfo(np.float64).tiny)
+        low, high = float(np.mean(-np.log(p.max(axis=1)))), float(np.mean(-np.log(p.min(axis=1))))
+        return low * (1 - 1e-3), high * (1 + 1e-3)
 
     def describe_data(self) -> dict:
         """What a trained model needs to know of its data (stored in every checkpoint)."""
@@ -145,8 +180,14 @@ def clip_gradients(grads: dict, max_norm: float) -> None:
             g *= g.dtype.type(max_norm / norm)
 
 
-def _keep(splits, k: int) -> None:
-    """Keep k training examples and validate on the same ones."""
-    k = min(k, len(splits.X_train))
-    splits.X_train, splits.y_train = splits.X_train[:k].copy(), splits.y_train[:k].copy()
+def _keep(splits, k: int, rng: np.random.Generator) -> None:
+    """Keep k training examples, drawn at random (seeded) and, for classification, from every class in turn,
+    and validate on the same ones: the first k rows of a sorted dataset would all be of one class."""
+    y, k = splits.y_train, min(k, len(splits.y_train))
+    order = rng.permutation(len(y))
+    if splits.task == "classification":
+        by_class = [order[y[order] == c] for c in np.unique(y)]
+        order = np.array([i for row in itertools.zip_longest(*by_class) for i in row if i is not None])
+    rows = np.sort(order[:k])
+    splits.X_train, splits.y_train = splits.X_train[rows], splits.y_train[rows]
     splits.X_val, splits.y_val = splits.X_train, splits.y_train

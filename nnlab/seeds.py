@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-PURPOSES = ("data", "split", "init", "shuffle", "dropout")
+#: a purpose added later goes at the end: SeedSequence.spawn's i-th child does not depend on how many there are,
+#: so the streams of the others stay what they were
+PURPOSES = ("data", "split", "init", "shuffle", "dropout", "overfit")
 
 
 def streams(seed: int) -> dict[str, np.random.SeedSequence]:

@@ -105,17 +105,43 @@ def test_eval_prints_rich_tables(known_run, cli):
 
 
 def test_eval_reproduces_the_summary_test_metrics(runs_dir, cli):
-    # moons stops early and restores the best weights: its test figures are the best checkpoint's
+    # one truth: summary.json's test figures, the train table and a plain `nnlab eval RUN` are of one
+    # checkpoint, best (by training.monitor), whether the run stopped early or completed past its best epoch
     moons = train(load_config(CONFIGS / "moons.yaml"), runs_dir)
     assert moons.status == "stopped_early"
-    report = eval_json(cli, moons.run_dir, "--checkpoint", "best")
+    report = eval_json(cli, moons.run_dir)
     assert report["metrics"]["loss"] == moons.summary["test"]["test_loss"]
     assert report["metrics"]["accuracy"] == moons.summary["test"]["test_accuracy"]
-    # sine completes: its test figures are the last epoch's
+    assert moons.summary["test_checkpoint"] == {"checkpoint": "best", "epoch": moons.summary["best"]["epoch"]}
     sine = train(load_config(CONFIGS / "sine.yaml", ["training.epochs=20"]), runs_dir)
-    assert sine.status == "completed"
-    report = eval_json(cli, sine.run_dir, "--checkpoint", "last")
+    assert sine.status == "completed" and sine.summary["best"]["monitor"] == "val_loss"  # regression: val loss
+    report = eval_json(cli, sine.run_dir)
     assert {f"test_{k}": v for k, v in report["metrics"].items()} == sine.summary["test"]
+    assert report["members"][0]["epoch"] == sine.summary["test_checkpoint"]["epoch"] == sine.summary["best"]["epoch"]
+    text = cli("train", CONFIGS / "sine.yaml", "-o", "training.epochs=3", "--runs-dir", runs_dir).output
+    assert "test_loss (best, epoch" in text  # the train table says which checkpoint its test figures are of
+
+
+def test_a_classifier_picks_its_best_checkpoint_by_validation_accuracy(runs_dir):
+    cfg = load_config(CONFIGS / "moons.yaml", ["training.early_stopping=null", "training.epochs=12"])
+    result = train(cfg, runs_dir)
+    best = result.summary["best"]
+    assert best["monitor"] == "val_accuracy"
+    assert best["value"] == max(row["val_accuracy"] for row in result.history)
+    # the first epoch that reached it
+    assert best["epoch"] == 1 + [row["val_accuracy"] for row in result.history].index(best["value"])
+
+
+def test_eval_falls_back_to_the_validation_split_and_says_so(runs_dir, cli):
+    run = train(load_config(CONFIGS / "moons.yaml", ["data.split.test=0", "training.epochs=2"]), runs_dir).run_dir
+    r = cli("eval", run)
+    assert r.exit_code == 0 and "no test split" in r.output and "evaluated on the val split" in r.output
+    split = ["data.split.test=0", "data.split.val=0", "training.epochs=2"]
+    alone = train(load_config(CONFIGS / "moons.yaml", split), runs_dir).run_dir
+    r = cli("eval", alone, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["split"] == "train"
+    bad = cli("eval", alone, "--split", "val")
+    assert bad.exit_code == 2 and "has no val examples" in bad.output and "try --split train" in bad.output
 
 
 def test_eval_val_split_matches_the_best_epoch_row(runs_dir, cli):

@@ -2,15 +2,19 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
+import nnlab
 from nnlab.config import load_config, parse_config
 from nnlab.runs.checkpoint import load_checkpoint, subset
 from nnlab.training import train
+
+CONFIGS = Path(__file__).parent.parent / "configs"
 
 MOONS = """
 name: moons-test
@@ -128,6 +132,20 @@ def test_overfit_twenty_examples(runs_dir):
     result = train(cfg, runs_dir, overfit=20)
     assert result.summary["examples"]["train"] == 20
     assert result.summary["final"]["train_accuracy"] == 1.0
+    assert result.summary["overfit"] == {"examples": 20, "train_accuracy": 1.0, "fitted": True}
+
+
+def test_overfit_takes_every_class_and_says_whether_the_model_fit(runs_dir, cli):
+    # iris is sorted by species: its first rows are all one class, a check that tests nothing
+    rows = nnlab.build("data: {name: iris}\nmodel: {hidden: [8]}\n", overfit=9).splits.y_train
+    assert sorted(np.bincount(rows)) == [3, 3, 3]
+    again = nnlab.build("data: {name: iris}\nmodel: {hidden: [8]}\n", overfit=9).splits.y_train
+    assert np.array_equal(rows, again)  # seeded
+    ok = cli("train", CONFIGS / "moons.yaml", "--overfit", "12", "--epochs", "150", "--runs-dir", runs_dir)
+    assert ok.exit_code == 0 and "overfit check passed: the model fits its 12 examples" in ok.output
+    bad = cli("train", CONFIGS / "moons.yaml", "--overfit", "12", "--epochs", "1", "-o", "optimizer.lr=0.00001",
+              "--runs-dir", runs_dir)
+    assert bad.exit_code == 0 and "overfit check failed" in bad.output
 
 
 def test_tol_stops_when_weights_stop_moving(runs_dir):

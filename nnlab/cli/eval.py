@@ -10,9 +10,17 @@ from nnlab.cli.options import COMMAND, checkpoint_option
 
 @click.command("eval", context_settings=COMMAND)
 @click.argument("run_dirs", nargs=-1, required=True, metavar="RUN_DIR...", type=click.Path())
-@checkpoint_option(None, "Checkpoint to evaluate: best (default), last, epoch-NNNN or a .safetensors file.")
+@checkpoint_option(
+    None,
+    "Checkpoint to evaluate: best (default: the best epoch by training.monitor, whose test figures summary.json "
+    "holds), last, epoch-NNNN or a .safetensors file.",
+)
 @click.option(
-    "-s", "--split", type=click.Choice(["test", "val", "train"]), default="test", show_default=True, help="Data split."
+    "-s",
+    "--split",
+    type=click.Choice(["test", "val", "train"]),
+    default=None,
+    help="Data split (default: test, else val where the run has no test split, else train).",
 )
 @click.option(
     "-k",

@@ -62,6 +62,12 @@ def train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, t
     run interrupted and exits with status 130 (143 for SIGTERM); --resume continues it exactly where it
     stopped. Exit status 2 for a user error, 1 when the loss diverges.
 
+    Output: the header (data, model, the initial loss against ln C), the progress and the summary table go
+    to stdout; errors, warnings and the resume hint to stderr. On a terminal the progress is a live bar;
+    piped or redirected (| tee log, > log), or under NO_COLOR, it is plain lines without escape codes: one per
+    epoch, at most one a second, and the last. -q prints nothing but errors; --json prints only the summary
+    as JSON on stdout.
+
     \b
     Example:  nnlab train configs/moons.yaml -o optimizer.lr=0.01 -o model.hidden=[32,32]
               nnlab train --resume runs/moons-20250101-120000-ab12              # continue a stopped run
@@ -80,13 +86,15 @@ def train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, t
 
 
 def _train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, quiet, as_json):
-    from nnlab.cli.render import RichProgress, is_terminal
+    from nnlab.cli.render import console, progress
 
     show = not quiet and not as_json
-    callbacks = [RichProgress()] if show and is_terminal() else []
+    out = console()
+    callbacks = [progress(out)] if show else []
     if resume_dir is not None:
         _check_resume_arguments(ctx, config)
-        trainer = _open_run(resume_dir, epochs, callbacks, quiet)
+        note = out if show else None if quiet else console(stderr=True)  # with --json stdout is the JSON's
+        trainer = _open_run(resume_dir, epochs, callbacks, note)
     else:
         if config is None:
             raise click.UsageError("give a CONFIG file to start a run, or --resume RUN_DIR to continue one")
@@ -122,13 +130,15 @@ def _check_resume_arguments(ctx, config) -> None:
         )
 
 
-def _open_run(run_dir, epochs, callbacks, quiet):
-    from nnlab.cli.render import console, resume_line
+def _open_run(run_dir, epochs, callbacks, out):
+    """Open the run to resume; say where it continues from on ``out`` (stdout with the progress, stderr with
+    --json; None: -q)."""
+    from nnlab.cli.render import resume_line
     from nnlab.training.resuming import open_run
 
     trainer = open_run(run_dir, epochs, callbacks)
-    if not quiet:
-        console(stderr=True).print(resume_line(trainer), soft_wrap=True)
+    if out is not None:
+        out.print(resume_line(trainer), soft_wrap=True)
     return trainer
 
 
@@ -136,20 +146,42 @@ def _report(result, quiet: bool, as_json: bool) -> None:
     import json
 
     from nnlab.cli import error
-    from nnlab.cli.render import console, summary_table
+    from nnlab.cli.render import console, summary_reason, summary_table
 
     if as_json:
         click.echo(json.dumps({"run_dir": str(result.run_dir), **result.summary}, indent=2))
     elif not quiet:
         out = console()
         out.print(summary_table(result.summary))
-        out.print(f"run folder: {result.run_dir}")
+        reason = summary_reason(result.summary)
+        if reason is not None and result.status not in ("diverged", "interrupted"):  # stderr says those below
+            out.print(reason)
+        out.print(f"run folder: {result.run_dir}", soft_wrap=True, markup=False)
+        if result.summary.get("overfit"):
+            _overfit_line(result.summary["overfit"])
     if result.status == "diverged":
         error(result.summary["reason"])
         raise SystemExit(1)
     if result.status == "interrupted":
         _resume_hint(result.run_dir, result.summary["reason"], saved=True)
         raise SystemExit(128 + (result.signal or 2))
+
+
+def _overfit_line(check: dict) -> None:
+    """--overfit's verdict (deck 002: a model that cannot fit a few examples has a bug or too little capacity)."""
+    n = check["examples"]
+    if "train_accuracy" in check:
+        figure = f"train accuracy {check['train_accuracy']:.0%} on its {n} examples"
+    else:
+        figure = f"train loss {check['train_loss']:.3g} on its {n} examples"
+    if check["fitted"]:
+        click.echo(f"overfit check passed: the model fits its {n} examples ({figure})")
+    else:
+        click.secho(
+            f"overfit check failed: {figure}; a model that cannot fit a few examples has a bug (initialisation, "
+            "preprocessing, learning rate) or too little capacity — or needs more epochs",
+            fg="yellow",
+        )
 
 
 def _resume_hint(run_dir, reason: str, saved: bool) -> None:

@@ -11,9 +11,9 @@ import typing
 from contextlib import contextmanager
 from typing import Any, Literal, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from nnlab.config.yamlio import dump_yaml
 from nnlab.errors import NnlabError
 from nnlab.registry import registry
 
@@ -144,7 +144,10 @@ class TrainingConfig(_Model):
     batch_size: int | Literal["full"] = Field(32, description="1 = SGD, B = mini-batch, 'full' = full-batch GD")
     early_stopping: EarlyStoppingConfig | None = None
     monitor: str | None = Field(
-        None, description="metric that picks best.safetensors; default val_loss (train_loss without validation)"
+        None,
+        description="metric that picks best.safetensors (and the checkpoint of the test figures); default: early "
+        "stopping's monitor, else val_accuracy for classification, val_loss for regression, train_loss without "
+        "validation",
     )
     grad_clip: float | None = Field(None, gt=0, description="max global gradient norm")
     checkpoint_every: int | None = Field(None, ge=1, description="also keep epoch-NNNN.safetensors every K epochs")
@@ -202,7 +205,7 @@ class Config(_Model):
         name, kwargs = OPTIMIZERS.split_spec(v)
         lr = kwargs.get("lr", 1.0)
         if not lr > 0:
-            raise ValueError(f"lr must be > 0, got {lr}")
+            raise ValueError(f".lr: must be > 0, got {lr}")
         return v
 
     @field_validator("schedule")
@@ -217,20 +220,15 @@ class Config(_Model):
     @field_validator("regularization")
     @classmethod
     def _regularization(cls, v):
-        from nnlab.components.regularizers import REGULARIZERS
+        from nnlab.components.regularizers import build_regularizer
 
         for name, value in (v or {}).items():
-            if value is None or value is False:
-                continue
             try:
-                cls_ = REGULARIZERS.get(name)
-                spec = {"name": name, **value} if isinstance(value, dict) else {"name": name, cls_.scalar_arg: value}
-                REGULARIZERS.check(spec)
-                REGULARIZERS.build(spec)
-            except NnlabError as e:
-                raise ValueError(str(e)) from None
+                build_regularizer(name, value)
+            except NnlabError as e:  # said of the key the config wrote: regularization.l2: must be ≥ 0
+                raise ValueError(f".{name}: {e}") from None
             except (ValueError, TypeError) as e:
-                raise ValueError(f"{name}: {e}") from None
+                raise ValueError(f".{name}: {e}") from None
         return v
 
     @model_validator(mode="before")
@@ -255,7 +253,7 @@ class Config(_Model):
         return self.model_dump(mode="json")
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        return dump_yaml(self.to_dict(), sort_keys=False, allow_unicode=True)
 
 
 def submodel(annotation) -> type[BaseModel] | None:

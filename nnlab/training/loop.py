@@ -60,9 +60,8 @@ class Trainer:
     def __init__(self, experiment: Experiment, folder: RunFolder, callbacks=()):
         self.experiment, self.folder = experiment, folder
         cfg = experiment.config
-        has_val = len(experiment.splits.X_val) > 0
-        self.monitor = cfg.training.monitor or ("val_loss" if has_val else "train_loss")
         es = cfg.training.early_stopping
+        self.monitor = cfg.training.monitor or default_monitor(experiment)
         self.early_stopping = (
             EarlyStopping(es.monitor, es.patience, es.min_delta, es.restore_best, es.mode) if es else None
         )
@@ -74,6 +73,7 @@ class Trainer:
         self.epoch = 0
         self.status, self.reason = "running", ""
         self.test_metrics: dict = {}
+        self.test_checkpoint: dict | None = None  # which checkpoint the test figures are of
         self.initial_loss = None
         self.signal: int | None = None  # set by the first SIGINT / SIGTERM; the loop stops after the batch
         self.position: dict | None = None  # where inside an epoch the run stopped (a mid-epoch checkpoint)
@@ -230,6 +230,27 @@ class Trainer:
         row["seconds"] = time.perf_counter() - t0
         return row
 
+    def _test_figures(self) -> dict:
+        """The test split's figures of the ``best`` checkpoint, the one ``nnlab eval RUN`` evaluates by
+        default (the last weights where no epoch was best): one truth in summary.json, the train command's
+        table and eval. The network keeps the weights it ended with."""
+        exp, s = self.experiment, self.experiment.splits
+        if len(s.X_test) == 0:
+            return {}
+        if self.best is None or self.best["epoch"] == self.epoch:
+            self.test_checkpoint = {"checkpoint": "best" if self.best else "last", "epoch": self.epoch}
+            return evaluate(exp.net, exp.loss, s.X_test, s.y_test, s.task)
+        from nnlab.runs.checkpoint import subset
+
+        ended = {k: v.copy() for k, v in exp.net.state_dict().items()}
+        exp.net.load_state_dict(subset(self.folder.load_checkpoint("best")[0], "model"))
+        try:
+            figures = evaluate(exp.net, exp.loss, s.X_test, s.y_test, s.task)
+        finally:
+            exp.net.load_state_dict(ended)
+        self.test_checkpoint = {"checkpoint": "best", "epoch": self.best["epoch"]}
+        return figures
+
     def _diverged_reason(self, d: Diverged) -> str:
         return (
             f"the loss became {d.value} at epoch {self.epoch + 1}, batch {self.batch + 1}; try a lower learning "
@@ -258,14 +279,25 @@ class Trainer:
 
     def _finish(self) -> RunResult:
         self.emit("on_run_end")  # the folder written; early stopping's best weights restored
-        exp, s = self.experiment, self.experiment.splits
         if self.status not in ("diverged", "interrupted"):
-            self.test_metrics = evaluate(exp.net, exp.loss, s.X_test, s.y_test, s.task)
+            self.test_metrics = self._test_figures()
         summary = state.summary(self)
         self.folder.write_summary(summary)
         self.emit("on_train_end", summary)
         signal = self.signal if self.status == "interrupted" else None
-        return RunResult(self.run_dir, self.status, summary, self.history, signal, exp, self.initial_params)
+        return RunResult(self.run_dir, self.status, summary, self.history, signal, self.experiment, self.initial_params)
+
+
+def default_monitor(experiment: Experiment) -> str:
+    """The metric that picks the ``best`` checkpoint when ``training.monitor`` is not given: early stopping's,
+    where it is on; else the validation accuracy for classification (what one picks a classifier by) and
+    the validation loss for regression; the training loss where there is no validation split."""
+    es = experiment.config.training.early_stopping
+    if es is not None:
+        return es.monitor
+    if len(experiment.splits.X_val) == 0:
+        return "train_loss"
+    return "val_accuracy" if experiment.splits.task == "classification" else "val_loss"
 
 
 def start(config, runs_dir="runs", callbacks=(), overfit: int | None = None) -> Trainer:

@@ -101,6 +101,8 @@ def summary(run) -> dict:
         "best": run.best,
         "final": run.history[-1] if run.history else {},
         "test": {f"test_{k}": v for k, v in run.test_metrics.items()},
+        "test_checkpoint": run.test_checkpoint,
+        "overfit": overfit_check(run),
         "wall_seconds": run.wall_seconds(),
         "resumes": run.resumes,
         "versions": {
@@ -110,6 +112,21 @@ def summary(run) -> dict:
             "pydantic": pydantic.__version__,
         },
     }
+
+
+def overfit_check(run) -> dict | None:
+    """With ``--overfit N`` (deck 002's sanity check): did the network fit its N examples? Every one right
+    for classification; for regression, a training loss below 1 % of the first epoch's."""
+    n = run.experiment.overfit
+    if not n or not run.history:
+        return None
+    last = run.history[-1]
+    examples = len(run.experiment.splits.X_train)
+    if "train_accuracy" in last:
+        fitted = last["train_accuracy"] == 1.0
+        return {"examples": examples, "train_accuracy": last["train_accuracy"], "fitted": fitted}
+    first = run.history[0]["train_loss"]
+    return {"examples": examples, "train_loss": last["train_loss"], "fitted": last["train_loss"] < 0.01 * first}
 
 
 def resume_record(epoch: int, batch: int) -> dict:
