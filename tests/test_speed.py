@@ -84,7 +84,7 @@ def test_best_checkpoint_holds_the_best_epoch_even_when_written_later(runs_dir):
     _, meta = load_checkpoint(result.run_dir / "checkpoints" / "best.safetensors")
     best = result.summary["best"]
     assert meta["epoch"] == best["epoch"] and len(meta["metrics"]) == best["epoch"]
-    assert meta["metrics"][-1]["val_loss"] == best["value"]
+    assert meta["metrics"][-1][best["monitor"]] == best["value"]
 
 
 def test_metrics_text_is_what_pandas_writes_and_formats_each_row_once(monkeypatch):
