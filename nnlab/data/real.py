@@ -22,8 +22,10 @@ from nnlab.registry import REGISTRIES
 
 DATASETS = REGISTRIES["dataset"]
 
-#: the repository's datasets/ folder (shipped files and, optionally, downloaded ones)
-SHIPPED = Path(__file__).resolve().parents[2] / "datasets"
+_ROOT = Path(__file__).resolve().parents[2]
+#: a source checkout's datasets/ folder, where downloaded benchmarks may be put (git-ignored); None when
+#: nnlab runs from an installed package
+REPOSITORY_DATASETS = _ROOT / "datasets" if (_ROOT / "pyproject.toml").is_file() else None
 
 
 def _check_limit(limit, name="limit"):
@@ -86,11 +88,14 @@ def idx(
 
 @DATASETS.register("iris")
 def iris(rng) -> Dataset:
-    """Fisher's iris: 150 flowers, 4 measurements in cm, 3 species (shipped as datasets/iris.csv)."""
-    path = SHIPPED / "iris.csv"
-    if not path.is_file():
-        raise DataError(f"iris: the shipped file '{path}' is missing; it comes with the nnlab repository's datasets/")
-    ds = csv_file(rng, str(path), target="species")
+    """Fisher's iris: 150 flowers, 4 measurements in cm, 3 species (a CSV shipped inside the package)."""
+    from importlib.resources import as_file, files
+
+    shipped = files("nnlab.data") / "iris.csv"  # package data: in the wheel, read wherever nnlab is installed
+    if not shipped.is_file():
+        raise DataError(f"iris: the file '{shipped}' that comes with nnlab is missing; reinstall nnlab")
+    with as_file(shipped) as path:
+        ds = csv_file(rng, str(path), target="species")
     ds.name = "iris"
     return ds
 
@@ -138,12 +143,15 @@ DEBIAN_FOLDER = Path("/usr/share/datasets/fashion-mnist")
 
 def fashion_mnist_folders() -> list[Path]:
     """Where Fashion-MNIST is looked for, in order: $NNLAB_DATA (or its fashion-mnist/), datasets/fashion-mnist/
-    (of the current directory, then of the repository), the Debian package's folder."""
+    (of the current directory, then of a source checkout), the Debian package's folder."""
     out = []
     if os.environ.get("NNLAB_DATA"):
         root = Path(os.environ["NNLAB_DATA"]).expanduser()
         out += [root, root / "fashion-mnist"]
-    out += [Path.cwd() / "datasets" / "fashion-mnist", SHIPPED / "fashion-mnist", DEBIAN_FOLDER]
+    out.append(Path.cwd() / "datasets" / "fashion-mnist")
+    if REPOSITORY_DATASETS is not None:
+        out.append(REPOSITORY_DATASETS / "fashion-mnist")
+    out.append(DEBIAN_FOLDER)
     return list(dict.fromkeys(out))
 
 
