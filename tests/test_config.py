@@ -66,7 +66,10 @@ def test_bad_overrides(override, message):
         ("data: {name: moons}\nmodel: {hidden: [8, -3]}", r"model.hidden\[1\]: must be a positive integer, got -3"),
         ("data: {name: moons}\nmodel: {hidden: [8], activation: relux}", "did you mean 'relu'"),
         ("data: {name: moons}\nmodel: {hidden: [8]}\noptimizer: {name: adamm}", "did you mean 'adam'"),
-        ("data: {name: moons}\nmodel: {hidden: [8]}\noptimizer: {name: sgd, lr: -0.1}", "lr must be > 0, got -0.1"),
+        (
+            "data: {name: moons}\nmodel: {hidden: [8]}\noptimizer: {name: sgd, lr: -0.1}",
+            "optimizer.lr: must be > 0, got -0.1",
+        ),
         (
             "data: {name: moons}\nmodel: {hidden: [8]}\ntraining: {epochs: 0}",
             "training.epochs: input should be greater",
@@ -129,3 +132,25 @@ def test_the_config_loads_without_the_training_loop_and_the_rules_without_the_co
     assert not {
         m for m in _imports_after("import nnlab.training.rules") if m.startswith(("nnlab.config", "nnlab.arch"))
     }
+
+
+@pytest.mark.parametrize(
+    "regularization, message",
+    [
+        ("{l2: -1e-4}", "regularization.l2: must be ≥ 0, got -0.0001"),
+        ("{weight_decay: -1}", "regularization.weight_decay: must be ≥ 0, got -1"),
+        ("{l1: -0.5}", "regularization.l1: must be ≥ 0, got -0.5"),
+        ("{elastic_net: -1}", "regularization.elastic_net: must be ≥ 0, got -1"),
+        ("{max_norm: -3}", "regularization.max_norm: must be > 0, got -3"),
+        ("{l2: lots}", "regularization.l2: must be a number or a mapping of its arguments (lam), got 'lots'"),
+        ("{l2: {lam: -1}}", "regularization.l2: regularizer 'l2': lam must be ≥ 0, got -1"),  # the user wrote lam
+    ],
+)
+def test_regularizer_errors_name_the_key_the_config_wrote(cli, tmp_path, regularization, message):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"data: {{name: xor}}\nmodel: {{hidden: [2]}}\nregularization: {regularization}\n")
+    r = cli("train", path, "--runs-dir", tmp_path / "runs")
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert f"{message} (" in r.output and "c.yaml, line 3)" in r.output, r.output
+    if "lam:" not in regularization:  # never the constructor's argument the user did not write
+        assert "argument '" not in r.output and "lam must" not in r.output and "c must" not in r.output

@@ -13,9 +13,25 @@ from __future__ import annotations
 import numpy as np
 
 from nnlab.components.scratch import scratch
+from nnlab.errors import ConfigError
 from nnlab.registry import REGISTRIES
 
 REGULARIZERS = REGISTRIES["regularizer"]
+
+
+class ArgumentError(ValueError):
+    """An argument out of range: ``problem`` says what is wrong without the argument's name, so that a config
+    that gave the value as a bare number (``l2: -1``) can name its own key instead."""
+
+    def __init__(self, arg: str, problem: str):
+        super().__init__(f"{arg} {problem}")
+        self.arg, self.problem = arg, problem
+
+
+def _at_least_zero(arg: str, value: float) -> float:
+    if not value >= 0:
+        raise ArgumentError(arg, f"must be ≥ 0, got {value}")
+    return float(value)
 
 
 class Regularizer:
@@ -45,9 +61,7 @@ class L2(Regularizer):
     """L2 (weight decay): λ/2 Σ w², gradient λw (deck 004)."""
 
     def __init__(self, lam: float = 1e-4):
-        if lam < 0:
-            raise ValueError(f"lam must be ≥ 0, got {lam}")
-        self.lam = float(lam)
+        self.lam = _at_least_zero("lam", lam)
 
     def penalty(self, w):
         return 0.5 * self.lam * float(np.dot(w.ravel(), w.ravel()))
@@ -64,9 +78,7 @@ class L1(Regularizer):
     """L1: λ Σ |w|, subgradient λ sign(w) (deck 000)."""
 
     def __init__(self, lam: float = 1e-4):
-        if lam < 0:
-            raise ValueError(f"lam must be ≥ 0, got {lam}")
-        self.lam = float(lam)
+        self.lam = _at_least_zero("lam", lam)
 
     def penalty(self, w):
         return self.lam * float(np.abs(w).sum())
@@ -82,7 +94,7 @@ class ElasticNet(Regularizer):
     scalar_arg = "l2"
 
     def __init__(self, l1: float = 1e-4, l2: float = 1e-4):
-        self.l1, self.l2 = float(l1), float(l2)
+        self.l1, self.l2 = _at_least_zero("l1", l1), _at_least_zero("l2", l2)
 
     def penalty(self, w):
         return self.l1 * float(np.abs(w).sum()) + 0.5 * self.l2 * float(np.dot(w.ravel(), w.ravel()))
@@ -99,8 +111,8 @@ class MaxNorm(Regularizer):
     is_constraint = True
 
     def __init__(self, c: float = 3.0):
-        if c <= 0:
-            raise ValueError(f"c must be > 0, got {c}")
+        if not c > 0:
+            raise ArgumentError("c", f"must be > 0, got {c}")
         self.c = float(c)
 
     def constrain(self, W):
@@ -114,13 +126,22 @@ class MaxNorm(Regularizer):
 def build_regularizers(spec: dict | None) -> list[Regularizer]:
     """``{l2: 1e-4, max_norm: 3}`` or ``{l2: {lam: 1e-4}}`` → regularizer objects. A value of 0 (a sweep's
     "none" among its choices), null or false builds nothing."""
-    out = []
-    for name, value in (spec or {}).items():
-        if value is None or value is False or (not isinstance(value, dict) and value == 0):
-            continue
-        cls = REGULARIZERS.get(name)
-        if isinstance(value, dict):
-            out.append(REGULARIZERS.build({"name": name, **value}))
-        else:
-            out.append(REGULARIZERS.build({"name": name, cls.scalar_arg: value}))
-    return out
+    return [r for name, value in (spec or {}).items() if (r := build_regularizer(name, value)) is not None]
+
+
+def build_regularizer(name: str, value) -> Regularizer | None:
+    """One entry of the config's ``regularization``: a bare number sets the regularizer's ``scalar_arg``, a
+    mapping gives its arguments; 0, null or false builds nothing. The errors of a bare number speak of the
+    key the config wrote (``must be ≥ 0, got -1``), not of the constructor's argument."""
+    if value is None or value is False or (not isinstance(value, dict) and value == 0):
+        return None
+    cls = REGULARIZERS.get(name)
+    if isinstance(value, dict):
+        return REGULARIZERS.build({"name": name, **value})
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        accepted = ", ".join(REGULARIZERS.arguments(name))
+        raise ConfigError(f"must be a number or a mapping of its arguments ({accepted}), got {value!r}")
+    try:
+        return cls(**{cls.scalar_arg: value})
+    except ArgumentError as e:
+        raise ConfigError(e.problem if e.arg == cls.scalar_arg else str(e)) from None

@@ -7,6 +7,8 @@ its dotted path and the value (and, where YAML knows it, the file and line).
 - ``schema``: the models and their defaults (``Config`` and its sections)
 - ``loading``: ``load_config``, ``parse_config``, ``validate``, ``apply_override``, ``set_value``
 - ``messages``: ``format_errors``, pydantic's errors as dotted paths with the YAML line
+- ``yamlio``: ``load_yaml`` and ``dump_yaml``, the one YAML dialect every config surface reads (YAML 1.2 floats:
+  ``1e-3`` is a number)
 """
 
 from nnlab.config.loading import apply_override, load_config, parse_config, set_value, validate
@@ -20,6 +22,7 @@ from nnlab.config.schema import (
     SplitConfig,
     TrainingConfig,
 )
+from nnlab.config.yamlio import dump_yaml, load_yaml
 
 __all__ = [
     "Config",
@@ -30,8 +33,10 @@ __all__ = [
     "SplitConfig",
     "TrainingConfig",
     "apply_override",
+    "dump_yaml",
     "format_errors",
     "load_config",
+    "load_yaml",
     "parse_config",
     "set_value",
     "validate",

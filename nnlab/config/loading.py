@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from nnlab.config.messages import format_errors
 from nnlab.config.schema import Config, DataConfig, submodel
+from nnlab.config.yamlio import load_yaml
 from nnlab.errors import ConfigError, did_you_mean
 
 
@@ -28,7 +29,7 @@ def load_config(path: str | Path, overrides: list[str] = (), seed: int | None = 
 
 def parse_config(text: str, overrides: list[str] = (), source: str = "<config>", seed: int | None = None) -> Config:
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -53,13 +54,13 @@ def validate(raw: dict, source: str = "<config>", text: str | None = None) -> Co
 
 
 def apply_override(raw: dict, item: str) -> None:
-    """Set ``a.b.c=value`` in the raw config; the value is parsed as YAML (``[64, 64]``, ``0.1``, ``true``)."""
+    """Set ``a.b.c=value`` in the raw config; the value is parsed as YAML (``[64, 64]``, ``1e-3``, ``true``)."""
     if "=" not in item:
         raise ConfigError(f"override '{item}' must look like key.path=value (e.g. optimizer.lr=0.01)")
     key, _, text = item.partition("=")
     key = key.strip()
     try:
-        value = yaml.safe_load(text) if text.strip() else None
+        value = load_yaml(text) if text.strip() else None
     except yaml.YAMLError:
         raise ConfigError(f"override '{item}': the value '{text}' is not valid YAML") from None
     set_value(raw, key, value, item)

@@ -8,43 +8,25 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from nnlab.config.schema import Config, submodel
+from nnlab.config.yamlio import compose_yaml
 from nnlab.errors import did_you_mean
+
+#: a validator's message may start with the place below its field: ``[1] must be ...``, ``.l2: must be ...``
+_RELATIVE = re.compile(r"((?:\[\d+\]|\.\w+)+):? (.*)", re.S)
 
 
 def format_errors(
-    e: ValidationError, raw: dict, source: str, text: str | None, root: type[BaseModel] | None = None
+    e: ValidationError,
+    raw: dict,
+    source: str,
+    text: str | None,
+    root: type[BaseModel] | None = None,
 ) -> str:
+    """One line per error: ``optimizer.lr: must be > 0, got -1 (c.yaml, line 4)``."""
     lines = []
     for err in e.errors():
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
-        path = _dotted(loc)
-        msg = err["msg"]
-        for prefix in ("Value error, ", "Assertion failed, "):
-            if msg.startswith(prefix):
-                msg = msg[len(prefix) :]
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            model = _model_at(loc[:-1], root or Config)
-            choices = model.model_fields if model else {}
-            msg = f"unknown key{did_you_mean(str(loc[-1]), choices)}" + (
-                f" (known: {', '.join(choices)})" if choices else ""
-            )
-        elif kind == "missing":
-            msg = "is required"
-        elif kind.startswith("value_error") or kind == "assertion_error":
-            if msg.startswith("["):  # a list item: model.hidden[1] must be ...
-                idx, _, rest = msg.partition("] ")
-                path, msg = f"{path}{idx}]", rest
-        else:
-            msg = f"{msg[0].lower()}{msg[1:]}, got {err.get('input')!r}"
-        if not path:  # a check across sections names its own place: "model.hidden: ..."
-            head, sep, rest = msg.partition(": ")
-            if sep and re.fullmatch(r"[a-z_]+(\.[a-z_]+|\[\d+\])*", head) and head.split(".")[0] in Config.model_fields:
-                path, msg = head, rest
-                loc = [int(p) if p.isdigit() else p for p in re.findall(r"[a-z_]+|\d+", head)]
-        line = _line_of(text, loc) if text else None
-        where = f" ({source}, line {line})" if line else f" ({source})" if source != "<config>" else ""
-        lines.append(f"{path or 'config'}: {msg}{where}")
+        loc, msg = _place(err, root or Config)
+        lines.append(f"{_dotted(loc) or 'config'}: {msg}{_where(loc, source, text)}")
     # pydantic reports each branch of a union; keep the first message per path
     seen, out = set(), []
     for ln in lines:
@@ -53,6 +35,55 @@ def format_errors(
             seen.add(key)
             out.append(ln)
     return "\n".join(out)
+
+
+def parse_path(key: str) -> list[str | int] | None:
+    """``model.layers.0.units`` or ``model.layers[0].units`` → ``['model', 'layers', 0, 'units']``; None where
+    ``key`` is not a dotted path."""
+    parts: list[str | int] = []
+    for segment in key.split("."):
+        m = re.fullmatch(r"([^\[\]]*)((?:\[[0-9]+\])*)", segment)
+        if not m or not (m.group(1) or m.group(2)) or (not m.group(1) and not parts):
+            return None
+        if m.group(1):
+            parts.append(int(m.group(1)) if re.fullmatch("[0-9]+", m.group(1)) else m.group(1))
+        parts += [int(i) for i in re.findall("[0-9]+", m.group(2))]
+    return parts
+
+
+def _place(err, root: type[BaseModel]) -> tuple[list, str]:
+    """The error's place in the config (as a loc) and its message, told the way a user reads it."""
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
+    msg = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1], root)
+        choices = model.model_fields if model else {}
+        msg = f"unknown key{did_you_mean(str(loc[-1]), choices)}" + (
+            f" (known: {', '.join(choices)})" if choices else ""
+        )
+    elif kind == "missing":
+        msg = "is required"
+    elif kind.startswith("value_error") or kind == "assertion_error":
+        relative = _RELATIVE.fullmatch(msg)
+        if relative and loc:  # a part of the field: model.hidden[1], regularization.l2
+            loc, msg = loc + parse_path("x" + relative.group(1))[1:], relative.group(2)
+    else:
+        msg = f"{msg[0].lower()}{msg[1:]}, got {err.get('input')!r}"
+    if not loc:  # a check across sections names its own place: "model.hidden: ..."
+        head, sep, rest = msg.partition(": ")
+        path = parse_path(head) if sep and re.fullmatch(r"[a-z_]+(\.[a-z_]+|\[\d+\])*", head) else None
+        if path and path[0] in Config.model_fields:
+            loc, msg = path, rest
+    return loc, msg
+
+
+def _where(loc: list, source: str, text: str | None) -> str:
+    line = _line_of(text, loc) if text else None
+    return f" ({source}, line {line})" if line else f" ({source})" if source != "<config>" else ""
 
 
 def _model_at(loc, root: type[BaseModel]) -> type[BaseModel] | None:
@@ -74,7 +105,7 @@ def _dotted(loc) -> str:
 def _line_of(text: str, loc) -> int | None:
     """The 1-based line of a dotted path in the YAML text, where it is there."""
     try:
-        node = yaml.compose(text)
+        node = compose_yaml(text)
     except yaml.YAMLError:
         return None
     line = None

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from nnlab.atomic import atomic_write
+from nnlab.config import load_yaml
 from nnlab.errors import ConfigError, NnlabError
 from nnlab.runs.folder import RunFolder, new_folder
 from nnlab.sweep.space import SweepConfig, plan_trials
@@ -231,7 +232,7 @@ def load_sweep_dir(sweep_dir) -> tuple[SweepConfig, dict]:
     sweep_dir = Path(sweep_dir)
     if not (sweep_dir / SWEEP_FILE).is_file():
         raise ConfigError(f"'{sweep_dir}' is not a sweep folder (it has no {SWEEP_FILE})")
-    raw = yaml.safe_load((sweep_dir / SWEEP_FILE).read_text())
+    raw = load_yaml((sweep_dir / SWEEP_FILE).read_text())
     sweep = SweepConfig.model_validate(raw)
     return sweep, sweep.base
 
@@ -391,7 +392,7 @@ def write_best(sweep_dir: Path, sweep: SweepConfig, trials: list[Trial]) -> Tria
     if not scored:
         return None
     best = sorted(scored, key=_sort_key(sweep))[0]
-    config = yaml.safe_load(RunFolder(best.run_dir).config_file.read_text())
+    config = load_yaml(RunFolder(best.run_dir).config_file.read_text())
     header = (
         f"# best trial of sweep {sweep_dir.name}: trial {best.index}, {sweep.metric} {best.metric:.6g} "
         f"at epoch {best.best_epoch}\n"

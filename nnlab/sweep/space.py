@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from nnlab.config import format_errors, set_value, validate
+from nnlab.config import format_errors, load_yaml, set_value, validate
 from nnlab.errors import ConfigError
 from nnlab.metrics import metric_mode
 
@@ -116,7 +116,7 @@ def load_sweep(path: str | Path) -> tuple[SweepConfig, dict]:
     if not path.is_file():
         raise ConfigError(f"sweep file '{path}' not found")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = load_yaml(path.read_text())
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: malformed YAML: {getattr(e, 'problem', e)}") from None
     if not isinstance(raw, dict):
@@ -139,7 +139,7 @@ def base_config(sweep: SweepConfig, folder: Path) -> dict:
     base_path = (folder / sweep.base).resolve()
     if not base_path.is_file():
         raise ConfigError(f"base: config '{sweep.base}' not found (looked in {folder.resolve()})")
-    raw = yaml.safe_load(base_path.read_text())
+    raw = load_yaml(base_path.read_text())
     if not isinstance(raw, dict):
         raise ConfigError(f"base: '{base_path}' is not a config mapping")
     validate(copy.deepcopy(raw), source=str(base_path))
