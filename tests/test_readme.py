@@ -1,4 +1,4 @@
-"""The README's Python runs.
+"""The README's Python runs, and ARCHITECTURE.md's table of layers is the package's.
 
 Every ```python block of README.md runs, in order and in one namespace, as a notebook would run them top
 to bottom. They run in a temporary folder whose ``configs/`` is the repository's, so that their paths
@@ -11,9 +11,11 @@ import re
 from pathlib import Path
 
 import pytest
+from test_structure import MODULES, _imports
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+ARCHITECTURE = ROOT / "ARCHITECTURE.md"
 EXAMPLE_RUN = "runs/moons-20250101-120000-ab12"
 
 
@@ -55,3 +57,47 @@ def test_every_python_block_of_the_readme_runs(tmp_path, monkeypatch, registered
     namespace = {"__name__": "readme"}
     for line, code in python_blocks(text):
         exec(compile("\n" * (line - 1) + code, str(README), "exec"), namespace)
+
+
+# ----- ARCHITECTURE.md ----------------------------------------------------------------------------
+
+
+def layers(text: str) -> dict[str, int]:
+    """ARCHITECTURE.md's table: module pattern (``nnlab.x``, or ``nnlab.x.*``) → its layer."""
+    out = {}
+    for number, modules in re.findall(r"^\| (\d+) \| (.*) \|$", text, re.MULTILINE):
+        for name in re.findall(r"`([^`]+)`", modules):
+            out[name if name == "nnlab" else f"nnlab.{name}"] = int(number)
+    return out
+
+
+def layer_of(module: str, table: dict[str, int]) -> int | None:
+    """A module's own line, else its nearest package's ``.*`` line."""
+    if module in table:
+        return table[module]
+    parts = module.split(".")
+    for n in range(len(parts), 1, -1):
+        pattern = ".".join(parts[:n]) + ".*"
+        if pattern in table:
+            return table[pattern]
+    return None
+
+
+def test_architecture_places_every_module_below_those_it_imports():
+    table = layers(ARCHITECTURE.read_text())
+    assert table["nnlab.registry"] == 1 and table["nnlab.cli.*"] == 9
+    unplaced = sorted(m for m in MODULES if layer_of(m, table) is None)
+    assert not unplaced, f"ARCHITECTURE.md does not place {', '.join(unplaced)}"
+    upward = [
+        f"{m} (layer {layer_of(m, table)}) imports {i} (layer {layer_of(i, table)})"
+        for m, path in sorted(MODULES.items())
+        for i in sorted(_imports(m, path))
+        if layer_of(i, table) > layer_of(m, table)
+    ]
+    assert not upward, "ARCHITECTURE.md's layers are not the imports':\n" + "\n".join(upward)
+
+
+def test_architecture_names_files_that_exist():
+    text = ARCHITECTURE.read_text()
+    paths = {p for p in re.findall(r"`((?:nnlab|tests)/[\w/.]+\.py)`", text)}
+    assert paths and not [p for p in sorted(paths) if not (ROOT / p).is_file()]
