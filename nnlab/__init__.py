@@ -36,9 +36,15 @@ _WHERE = {
 }
 
 
-def __getattr__(name):
-    if name in _WHERE:
-        import importlib
+#: submodules a notebook reaches as attributes after a bare ``import nnlab`` (``nnlab.registry.build(...)``)
+_SUBMODULES = ("registry", "config", "metrics")
 
+
+def __getattr__(name):
+    import importlib
+
+    if name in _WHERE:
         return getattr(importlib.import_module(_WHERE[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"nnlab.{name}")
     raise AttributeError(f"module 'nnlab' has no attribute '{name}'")

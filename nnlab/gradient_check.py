@@ -104,17 +104,25 @@ def gradcheck(
         )
     if isinstance(config, Experiment):
         exp = config
+        if exp.net.dtype != np.float64:
+            raise ConfigError(
+                f"gradcheck compares against finite differences that need float64; this experiment is "
+                f"{exp.net.dtype}: build it with dtype: float64 (or give gradcheck the config, built in float64)"
+            )
     else:
         exp = Experiment.from_config(config.model_copy(update={"dtype": "float64"}, deep=True))
     net, loss, penalties = exp.net, exp.loss, exp.penalties
     x = np.array(exp.splits.X_train[:samples], dtype=net.dtype)
     y = exp.splits.y_train[:samples]
     saved = [layer.need_input_grad for layer in net.layers]
+    grads = {k: g.copy() for k, g in net.grads.items()}
     for layer in net.layers:
         layer.need_input_grad = True
     try:
         return _compare(net, loss, penalties, x, y, eps, tol, max_entries, seed)
-    finally:  # the network as it was: a notebook's experiment goes on training
+    finally:  # the network as it was, gradients included: a notebook's experiment goes on training
+        for k, g in grads.items():
+            net.grads[k][...] = g
         for layer, need in zip(net.layers, saved):
             layer.need_input_grad = need
             if isinstance(layer, Dropout):

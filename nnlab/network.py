@@ -95,7 +95,10 @@ class Network:
         return x
 
     def backward(self, grad, upto: int | None = None):
-        """Backpropagate ∂J/∂(output of layers[:upto]) and fill every layer's grads; return ∂J/∂x."""
+        """Backpropagate ∂J/∂(output of layers[:upto]) and fill every layer's grads; return ∂J/∂x, or None
+        where the first layer does not compute it (``need_input_grad`` is off for a first layer with
+        parameters: nothing upstream needs it; set it to get ∂J/∂x, as ``loss_and_backward(input_grad=True)``
+        and gradcheck do)."""
         layers = self.layers[:upto]
         for layer in reversed(layers):
             grad = layer.backward(grad)
