@@ -28,14 +28,16 @@ def nnlab_epochs(
     output=None,
     seed=0,
     between=None,
+    before=None,
 ):
     """nnlab's own Trainer (the code path of `nnlab train`, without rendering). Returns the trainer, its
     result and each epoch's seconds, from the epoch's start to its end (its metrics included, the run
     folder's writes, at most once a second, not). ``between(trainer)``, called after each epoch, is where
-    the other frameworks run theirs, so that all of them meet the machine's load alike."""
+    the other frameworks run theirs, so that all of them meet the machine's load alike; ``before(epoch)``,
+    called before each epoch's clock starts, may change how the next epoch runs (nnlab's speed paths)."""
     from nnlab.config import validate
+    from nnlab.training import start
     from nnlab.training.callbacks import Callback
-    from nnlab.training.trainer import Trainer
 
     raw = {
         "name": "bench",
@@ -52,6 +54,8 @@ def nnlab_epochs(
             self.times = []
 
         def on_epoch_begin(self, trainer, epoch):
+            if before is not None:
+                before(epoch)
             self.start = time.perf_counter()
 
         def on_epoch_end(self, trainer, epoch, row):
@@ -61,7 +65,7 @@ def nnlab_epochs(
 
     clock = Clock()
     with tempfile.TemporaryDirectory() as runs:
-        trainer = Trainer(validate(raw), runs, callbacks=[clock])
+        trainer = start(validate(raw), runs, callbacks=[clock])
         result = trainer.fit()
     return trainer, result, np.array(clock.times)
 

@@ -1,12 +1,16 @@
 """nnlab's speed beside PyTorch (CPU) and scikit-learn, on the same networks, data and machine.
 
-    python benchmarks/run.py            # everything (4-5 minutes on 2 cores)
-    python benchmarks/run.py --quick    # fewer epochs and batch sizes (about 1 minute)
+    python benchmarks/run.py                  # everything (6-7 minutes on 2 cores)
+    python benchmarks/run.py --quick          # fewer epochs and batch sizes (about 2 minutes)
+    python benchmarks/run.py --only paths     # what each of nnlab's speed paths gains (about 3 minutes)
+    python benchmarks/run.py --no-fast-paths  # everything with them off (results in results/no_fast_paths/)
 
 Every comparison runs its frameworks in one process on the same arrays; on Fashion-MNIST they take turns
 epoch by epoch (nnlab, PyTorch, scikit-learn, nnlab, ...), so that a busy machine slows them alike, and
 each ratio is the median over epochs of the ratio of the epochs that ran side by side. The ratios are
-what to read. Writes benchmarks/results/*.csv and RESULTS.md.
+what to read. The "paths" section times nnlab's own epoch with its speed paths (``nnlab.parallel.fast_paths``:
+BLAS level-1 calls for the optimizer's update, the update split across threads) on and off in turn, and
+states what each gains. Writes benchmarks/results/*.csv and RESULTS.md.
 Needs the bench extra: pip install -e ".[bench]".
 """
 
@@ -30,6 +34,8 @@ import numpy as np
 
 # isort: on
 
+from nnlab import parallel  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from frameworks import (  # noqa: E402
@@ -40,7 +46,7 @@ from frameworks import (  # noqa: E402
     weights_of,
 )
 
-RESULTS = HERE / "results"
+RESULTS = HERE / "results"  # --no-fast-paths writes into results/no_fast_paths/ instead
 FASHION = {"name": "fashion_mnist", "split": {"val": 0.0}, "preprocess": {"name": "scale", "factor": 255}}
 SIZES = [784, 256, 128, 10]
 
@@ -58,6 +64,7 @@ def machine() -> dict:
         "blas": f"{b.get('internal_api', '?')} {b.get('version', '?')} ({b.get('architecture', '?')})",
         "threads": b.get("num_threads"),
         "openblas_thread_timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
+        "fast_paths": "+".join(p for p in parallel.PATHS if parallel.fast(p)) or "off",
         "cpus": os.cpu_count(),
         "processor": platform.processor() or platform.machine(),
     }
@@ -206,7 +213,170 @@ def fashion_accuracy(data, epochs) -> list[dict]:
     return out
 
 
-# ----------------------------------------------------------------------------------- 3. small networks
+# ------------------------------------------------------------------------------------- 3. speed paths
+PATH_SETTINGS = {  # the speed paths of nnlab.parallel.fast_paths, each setting a column of the comparison
+    "all on": {"blas": True, "threads": True},
+    "no BLAS": {"blas": False, "threads": True},
+    "no thread split": {"blas": True, "threads": False},
+    "both off": {"blas": False, "threads": False},
+}
+PATH_GAINS = {  # path: (the setting without it, the setting with everything)
+    "BLAS axpy/scal/axpby updates": "no BLAS",
+    "optimizer update split across threads": "no thread split",
+    "both paths": "both off",
+}
+
+
+def paths(batches, rounds, optimizers) -> tuple[list[dict], list[dict]]:
+    """nnlab's Fashion-MNIST epoch with each setting of the speed paths in turn, epoch by epoch in one
+    training run (the maths is the same, so every epoch does the same work): each round runs every setting
+    once, in an order that rotates from round to round, and a setting's ratio is the median over rounds of
+    its epoch over the all-on epoch of the same round. The first round warms up. A round during which other
+    processes took more than BUSY of the machine's CPU time (Linux) is left out, and the run goes on, up to
+    three times as many rounds, until ``rounds`` quiet ones are in. Also the optimizer's step alone on the
+    flat buffer of 235 146 weights, settings interleaved step by step."""
+    names, k = list(PATH_SETTINGS), len(PATH_SETTINGS)
+    rows, gains, seen = [], [], []
+    for opt_name in optimizers:
+        lr = 1e-3 if opt_name == "adam" else 0.01
+        step_us = optimizer_step_us(opt_name, lr)
+        for batch in batches:
+            order = [names[(r + i) % k] for r in range(3 * rounds + 1) for i in range(k)]
+            marks, busy = [], []  # (wall, others' CPU seconds) at each epoch's start and end; others' share
+
+            def before(epoch, order=order, marks=marks):
+                parallel.fast_paths(**PATH_SETTINGS[order[epoch - 1]])
+                marks.append((time.perf_counter(), cpu_of_others()))
+
+            def between(trainer, marks=marks, busy=busy):
+                (w0, c0), (w1, c1) = marks[-1], (time.perf_counter(), cpu_of_others())
+                busy.append((c1 - c0) / (w1 - w0) / (os.cpu_count() or 1) if c0 is not None else 0.0)
+                if len(busy) % k == 0 and sum(quiet_rounds(busy, k)[1:]) >= rounds:
+                    trainer.stop("completed", "enough quiet rounds")
+
+            with parallel.fast_paths():  # the setting before comes back after the run
+                _, _, t = nnlab_epochs(
+                    FASHION,
+                    [256, 128],
+                    {"name": opt_name, "lr": lr},
+                    batch,
+                    len(order),
+                    before=before,
+                    between=between,
+                )
+            quiet = quiet_rounds(busy, k)
+            used = [r for r in range(1, len(quiet)) if quiet[r]] or list(range(1, len(quiet)))
+            by = {name: {} for name in names}  # round → seconds
+            for i, (name, secs) in enumerate(zip(order, t)):
+                by[name][i // k] = secs
+            seen.extend(
+                {
+                    "optimizer": opt_name,
+                    "batch": batch,
+                    "epoch": i + 1,
+                    "setting": name,
+                    "seconds": secs,
+                    "others_cpu": busy[i],
+                    "round_used": i // k in used,
+                }
+                for i, (name, secs) in enumerate(zip(order, t))
+            )
+            ratios = {name: [by[name][r] / by["all on"][r] for r in used] for name in names}
+            for name in names:
+                rows.append(
+                    {
+                        "optimizer": opt_name,
+                        "batch": batch,
+                        "setting": name,
+                        "epoch_s": statistics.median(by[name][r] for r in used),
+                        "epoch/all_on": statistics.median(ratios[name]),
+                        "min": min(ratios[name]),
+                        "max": max(ratios[name]),
+                        "rounds": f"{len(used)}/{len(quiet) - 1}" + ("" if any(quiet[1:]) else " busy"),
+                        "step_us": step_us[name],
+                    }
+                )
+            for path, without in PATH_GAINS.items():
+                r = ratios[without]
+                gains.append(
+                    {
+                        "path": path,
+                        "optimizer": opt_name,
+                        "batch": batch,
+                        "gain_%": 100 * (statistics.median(r) - 1),
+                        "min_%": 100 * (min(r) - 1),
+                        "max_%": 100 * (max(r) - 1),
+                        "rounds": rows[-1]["rounds"],
+                        "step_us_with": step_us["all on"],
+                        "step_us_without": step_us[without],
+                    }
+                )
+            print(
+                f"  paths {opt_name} batch {batch} ({rows[-1]['rounds']} rounds): "
+                + ", ".join(f"{n} {rows[-k + i]['epoch/all_on']:.3f}" for i, n in enumerate(names)),
+                flush=True,
+            )
+    save("paths_epochs", seen)  # every epoch, the warm-up round's and the busy rounds' included
+    return rows, gains
+
+
+BUSY = 0.1  # others' share of the CPU time above which a round is left out
+
+
+def quiet_rounds(busy: list[float], k: int) -> list[bool]:
+    """For each whole round of ``k`` epochs: whether other processes stayed under BUSY in all its epochs."""
+    return [max(busy[r * k : (r + 1) * k]) <= BUSY for r in range(len(busy) // k)]
+
+
+def cpu_of_others() -> float | None:
+    """CPU seconds that processes other than this one have used since boot (Linux's /proc), else None."""
+    try:
+        busy = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[11:13]  # utime, stime
+        ticks = sum(int(busy[i]) for i in (0, 1, 2, 5, 6, 7)) - sum(map(int, own))  # all but idle and iowait
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def optimizer_step_us(opt_name: str, lr: float, steps: int = 300) -> dict[str, float]:
+    """Median µs of one optimizer step on 784-256-128-10's flat weight buffer, for each path setting, the
+    settings taking turns step by step."""
+    from nnlab.components.optimizers import OPTIMIZERS
+
+    n = weights_of(SIZES)
+    rng = np.random.default_rng(0)
+    g = {"weights": (rng.standard_normal(n) * 1e-2).astype(np.float32)}
+    state = {
+        name: (OPTIMIZERS.build({"name": opt_name, "lr": lr}), {"weights": rng.random(n, np.float32)})
+        for name in PATH_SETTINGS
+    }
+    times = {name: [] for name in PATH_SETTINGS}
+    for i in range(steps + 20):
+        for name, setting in PATH_SETTINGS.items():
+            opt, p = state[name]
+            with parallel.fast_paths(**setting):
+                t0 = time.perf_counter()
+                opt.step(p, g, lr)
+                dt = time.perf_counter() - t0
+            if i >= 20:
+                times[name].append(dt)
+    return {name: statistics.median(v) * 1e6 for name, v in times.items()}
+
+
+def gain_lines(gains: list[dict]) -> list[str]:
+    """One sentence per path, optimizer and batch: what turning the path off costs an epoch."""
+    opt_names = {"adam": "Adam", "sgd": "SGD"}
+    return [
+        f"- {g['path']}: {g['gain_%']:+.1f} % of {opt_names.get(g['optimizer'], g['optimizer'])}'s epoch at "
+        f"batch {g['batch']} (how much longer the epoch is without, median over {g['rounds']} rounds; each "
+        f"round {g['min_%']:+.1f} to {g['max_%']:+.1f} %); one optimizer step {g['step_us_with']:.0f} µs with, "
+        f"{g['step_us_without']:.0f} µs without"
+        for g in gains
+    ]
+
+
+# ----------------------------------------------------------------------------------- 4. small networks
 def side_by_side(nn: float, pt: float, sk: float) -> dict:
     """The three frameworks' seconds and nnlab's ratios to the other two."""
     return {"nnlab_s": nn, "pytorch_s": pt, "sklearn_s": sk, "nnlab/pytorch": nn / pt, "nnlab/sklearn": nn / sk}
@@ -271,7 +441,7 @@ def digits(epochs) -> dict:
     }
 
 
-# ------------------------------------------------------------------------------- 4. memory, 5. startup
+# ------------------------------------------------------------------------------- 5. memory, 6. startup
 def child_rss(framework: str) -> None:
     """In a child process: one epoch of Fashion-MNIST, Adam, batch 128; print the peak RSS in MB."""
     trainer, *_ = (
@@ -336,7 +506,7 @@ def table(rows: list[dict]) -> str:
 def save(name: str, rows: list[dict]) -> None:
     import pandas as pd
 
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(RESULTS / f"{name}.csv", index=False, float_format="%.6g")
 
 
@@ -348,27 +518,43 @@ def warm_imports() -> None:
     import sklearn.neural_network  # noqa: F401
     import torch  # noqa: F401
 
-    import nnlab.training.trainer  # noqa: F401
+    import nnlab.training.loop  # noqa: F401
+
+
+SECTIONS = ["ceiling", "fashion", "paths", "small", "memory", "startup"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer batch sizes and epochs")
-    ap.add_argument("--only", choices=["ceiling", "fashion", "small", "memory", "startup"], action="append")
+    ap.add_argument("--only", choices=SECTIONS, action="append")
+    ap.add_argument(
+        "--no-fast-paths",
+        action="store_true",
+        help="nnlab without its speed paths (NNLAB_FAST_PATHS=0): results in results/no_fast_paths/",
+    )
     ap.add_argument("--child-rss", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global RESULTS
+    if args.no_fast_paths:
+        os.environ["NNLAB_FAST_PATHS"] = "0"  # for the child processes (memory)
+        parallel.fast_paths(blas=False, threads=False)
+        RESULTS = RESULTS / "no_fast_paths"
     if args.child_rss:
         return child_rss(args.child_rss)
     warm_imports()
     q = args.quick
     batches = [128] if q else [32, 128, 512]
-    sections = args.only or ["ceiling", "fashion", "small", "memory", "startup"]
+    sections = args.only or [n for n in SECTIONS if not (args.no_fast_paths and n == "paths")]
+    RESULTS.mkdir(parents=True, exist_ok=True)
     info = machine()
     print(f"machine: {info}", flush=True)
+    flags = " --quick" * q + " --no-fast-paths" * args.no_fast_paths
     report = [
-        f"# nnlab benchmarks\n\n`python benchmarks/run.py{' --quick' if q else ''}` on {info['processor']}, "
+        f"# nnlab benchmarks\n\n`python benchmarks/run.py{flags}` on {info['processor']}, "
         f"{info['cpus']} CPUs, {info['blas']}, {info['threads']} BLAS threads, numpy {info['numpy']}, "
-        f"Python {info['python']}, OPENBLAS_THREAD_TIMEOUT={info['openblas_thread_timeout']}. Seconds are medians "
+        f"Python {info['python']}, OPENBLAS_THREAD_TIMEOUT={info['openblas_thread_timeout']}, nnlab's speed paths: "
+        f"{info['fast_paths']}. Seconds are medians "
         "over epochs after a warm-up epoch; on Fashion-MNIST each ratio is the median over epochs of the ratio "
         "of the epochs that ran side by side.\n"
     ]
@@ -387,6 +573,20 @@ def main() -> None:
             "",
             "Test accuracy, Adam lr 1e-3, batch 128:\n",
             table(acc),
+        ]
+    if "paths" in sections:
+        rows, gains = paths([128] if q else [32, 128], 3 if q else 6, ["adam", "sgd"])
+        save("paths", rows)
+        save("path_gains", gains)
+        parts["paths"] = [
+            "## nnlab's speed paths, Fashion-MNIST 784-256-128-10, float32\n",
+            "Each setting of `nnlab.parallel.fast_paths` (`NNLAB_FAST_PATHS`) in turn, epoch by epoch in one "
+            "run; `epoch/all_on` is the median over rounds of each epoch over the all-on epoch of its round "
+            "(`min`, `max`: the rounds' extremes); `step_us`: one optimizer step on the 235 146 weights alone.\n",
+            table(rows),
+            "",
+            "What each path gains:\n",
+            *gain_lines(gains),
         ]
     if "small" in sections:
         rows = [xor(1000 if q else 10000)]
@@ -410,7 +610,7 @@ def main() -> None:
         parts["startup"] = ["## Start-up\n", table(rows)]
     for name, lines in parts.items():  # each section kept in its own file, so --only refreshes just that one
         (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
-    for name in ("ceiling", "fashion", "small", "memory", "startup"):
+    for name in SECTIONS:
         if (RESULTS / f"{name}.md").exists():
             report += [(RESULTS / f"{name}.md").read_text()]
     text = "\n".join(report)
