@@ -100,11 +100,15 @@ class TrainedModel:
 
     # ----- predictions ------------------------------------------------------------------------
     def features(self, X) -> np.ndarray:
-        """Raw features (array, list, DataFrame) checked against the run's inputs, as a float64 matrix."""
+        """Raw features (array, list, DataFrame) checked against the run's inputs, as a float64 matrix.
+
+        A DataFrame's columns are matched by name; the columns the run left out of its features (its target,
+        its ``data.drop`` columns) are left aside. Missing values (NaN) stay where the run fills them with the
+        train split's means (``missing: mean``) and are an error otherwise."""
         from nnlab.tables import features_from_frame
 
         if hasattr(X, "columns"):
-            X = features_from_frame(X, self)[0]
+            X = features_from_frame(X, self, escape="select the run's features, X[model.feature_names]")[0]
         try:
             X = np.asarray(X, dtype=np.float64)
         except (TypeError, ValueError):
@@ -116,10 +120,39 @@ class TrainedModel:
                 f"X must be a matrix of {self.n_features} feature column(s) (one example per row), got shape "
                 f"{X.shape}" + ("; for one example use X.reshape(1, -1)" if X.ndim == 1 else "")
             )
-        if not np.all(np.isfinite(X)):
-            bad = np.argwhere(~np.isfinite(X))[0]
-            raise DataError(f"X has a missing or infinite value (row {bad[0]}, column {bad[1]})")
+        if np.isinf(X).any():
+            r, c = np.argwhere(np.isinf(X))[0]
+            raise DataError(f"X has an infinite value (row {r}, column {c}: {X[r, c]}); features must be finite")
+        refusal = self.missing_refusal
+        if refusal is not None and np.isnan(X).any():
+            r, c = np.argwhere(np.isnan(X))[0]
+            raise DataError(f"X has a missing value (NaN at row {r}, column {c}): {refusal}")
         return X
+
+    @property
+    def missing_refusal(self) -> str | None:
+        """Why a missing feature value cannot be predicted, or None where the run fills it: trained with
+        ``missing: mean``, its checkpoint holds the train split's column means (``preprocess.fill``)."""
+        if self.preprocessor.fill is not None:
+            return None
+        data = self.config.data
+        policy = data.dataset_args().get("missing", "error")
+        if policy == "mean":
+            return (
+                "the run was trained with data.missing: mean, but its checkpoint holds no train-split means to "
+                "fill with (written by an older nnlab); fill the value in, or train the run again"
+            )
+        if policy == "drop":
+            return (
+                "the run was trained with data.missing: drop (rows with a missing value left out); "
+                "fill the value in or leave the row out"
+            )
+        if data.name == "csv":
+            return (
+                "the run was trained on complete rows (data.missing: error); fill the value in or leave the row "
+                "out, or train with data.missing: mean to fill missing values with the train split's means"
+            )
+        return "the run was trained on complete rows; fill the value in or leave the row out"
 
     def transform(self, X) -> np.ndarray:
         """The run's preprocessing of raw features, in the network's dtype."""

@@ -99,7 +99,8 @@ def test_predict_takes_raw_features_lists_and_dataframes(trained):
     [
         (np.zeros((3, 3)), "2 feature column(s)"),
         (np.zeros(2), "X.reshape(1, -1)"),
-        ([[0.0, float("nan")]], "missing or infinite"),
+        ([[0.0, float("nan")]], "missing value (NaN at row 0, column 1)"),
+        ([[0.0, float("inf")]], "infinite value (row 0, column 1: inf)"),
         ([["a", "b"]], "numbers only"),
         (pd.DataFrame({"x1": [0.0], "zz": [1.0]}), "missing column(s) 'x2'"),
     ],
@@ -139,7 +140,6 @@ def test_bce_run_gives_two_probability_columns(tmp_path):
 
 
 # ----- nnlab predict -------------------------------------------------------------------------------
-
 
 
 def test_predict_command_writes_classes_and_probabilities(trained, tmp_path, cli):

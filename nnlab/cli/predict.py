@@ -19,14 +19,23 @@ PREVIEW_ROWS = 10
     metavar="OUT.csv",
     help="Write every prediction to OUT.csv ('-' for stdout); without it, only a preview is shown.",
 )
+@click.option(
+    "--ignore-extra",
+    is_flag=True,
+    help="Leave aside the columns that are not the run's features (they are copied to the output) instead of "
+    "refusing the file.",
+)
 @checkpoint_option("best", "Checkpoint to predict with: best, last, epoch-NNNN or a .safetensors file.")
-def predict(run_dir, input_csv, output, checkpoint):
+def predict(run_dir, input_csv, output, ignore_extra, checkpoint):
     """Predict the rows of INPUT.csv with the model of RUN_DIR: the predicted class (by name) and one
     probability per class, or the predicted values for regression.
 
-    Features are read by the column names the run was trained with (in any order; the run's target column
-    is left aside), or by position when the file has none of those names or no header row. The run's own
-    preprocessing is applied; the output repeats the input columns and adds prediction and prob_<class>.
+    Features are read by the column names the run was trained with (in any order), or by position when the
+    file has none of those names or no header row. The run's target and the columns its config dropped
+    (data.drop, e.g. an id) are left aside and copied to the output; any other column is refused unless
+    --ignore-extra. The run's own preprocessing is applied, missing values filled with the train split's
+    means where the run was trained with data.missing: mean. The output repeats the input columns and adds
+    prediction and prob_<class>.
 
     \b
     Example:  nnlab predict runs/moons-20250101-120000-ab12 new-points.csv -o predictions.csv
@@ -43,7 +52,7 @@ def predict(run_dir, input_csv, output, checkpoint):
 
     model = load_run(run_dir, checkpoint)
     frame = read_csv(input_csv)
-    X, notes = features_from_frame(frame, model)
+    X, notes = features_from_frame(frame, model, ignore_extra)
     result = prediction_frame(model, frame, X)
     text = result.to_csv(index=False, float_format="%.8g")
     if output == "-":
