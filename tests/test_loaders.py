@@ -24,6 +24,10 @@ from nnlab.errors import DataError
 from nnlab.runs.checkpoint import load_checkpoint
 from nnlab.training import train
 
+# the toy files here number their rows in a feature column ('a': 0, 1, 2, …); the warning that this
+# column looks like an id is tested in test_predict_files.py
+pytestmark = pytest.mark.filterwarnings("ignore::nnlab.data.files.IdColumnWarning")
+
 MODEL = {"hidden": [8]}
 TRAIN = {"epochs": 2, "batch_size": 16}
 
@@ -333,9 +337,53 @@ def test_csv_missing_mean_trains_and_stores_the_fill(tmp_path):
         "--json",
     )
     assert r.exit_code == 0, r.output
-    run = Path(json.loads(r.output)["run_dir"])
+    run = Path(json.loads(r.stdout)["run_dir"])
     tensors, _ = load_checkpoint(run / "checkpoints" / "best.safetensors")
     assert tensors["preprocess.fill"].shape == (2,)
+
+
+def ids_csv(tmp_path, ids) -> Path:
+    """An id column beside two features; the label follows the features."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(len(ids), 2))
+    rows = [f"{ids[i]},{x[i, 0]:.4f},{x[i, 1]:.4f},{'ab'[int(x[i].sum() > 0)]}" for i in range(len(ids))]
+    return write_csv(tmp_path, "id,x1,x2,label\n" + "\n".join(rows) + "\n", name="ids.csv")
+
+
+@pytest.mark.parametrize("ids", [np.arange(60), np.arange(1001, 1061), np.arange(60)[::-1] * 3])
+def test_csv_warns_when_an_id_like_column_becomes_a_feature(tmp_path, ids):
+    path = ids_csv(tmp_path, ids)
+    r = train_cli(tmp_path, config({"name": "csv", "path": str(path), "target": "label"}))
+    assert r.exit_code == 0, r.output
+    assert f"warning: '{path}': feature column 'id' looks like a row id" in r.output
+    assert f"{ids[0]} to {ids[-1]}" in r.output and "drop: [id]" in r.output
+
+
+@pytest.mark.parametrize(
+    "ids, data",
+    [
+        (np.arange(60), {"drop": ["id"]}),  # dropped: not a feature
+        (np.arange(60), {"features": ["id", "x1", "x2"]}),  # listed: a feature by choice
+        (np.random.default_rng(0).permutation(60), {}),  # not in order
+        (np.arange(60) // 2, {}),  # repeated values
+        (np.arange(60) + 0.5, {}),  # not whole numbers
+        (np.arange(12), {}),  # too few rows to tell
+    ],
+    ids=["dropped", "listed", "shuffled", "repeated", "fractions", "short"],
+)
+def test_csv_no_id_warning_where_the_column_is_no_id_feature(tmp_path, ids, data):
+    path = ids_csv(tmp_path, ids)
+    r = train_cli(tmp_path, config({"name": "csv", "path": str(path), "target": "label", **data}))
+    assert r.exit_code == 0, r.output
+    assert "looks like a row id" not in r.output
+
+
+def test_csv_id_warning_suggests_adding_to_the_existing_drop_list(tmp_path):
+    path = write_csv(
+        tmp_path, "id,x,note,label\n" + "\n".join(f"{i},{np.sin(i):.3f},n{i},{'ab'[i % 2]}" for i in range(40))
+    )
+    r = train_cli(tmp_path, config({"name": "csv", "path": str(path), "target": "label", "drop": ["note"]}))
+    assert r.exit_code == 0 and "drop: [note, id]" in r.output, r.output
 
 
 # ----- NPZ --------------------------------------------------------------------------------------

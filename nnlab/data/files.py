@@ -9,6 +9,7 @@ dataset's ``class_names``: they travel in every checkpoint so that eval and pred
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Literal
@@ -119,6 +120,8 @@ def csv_file(
     names = _feature_columns(path, columns, target, features, drop)
     for c in names:
         _check_numeric(path, df[c], c)
+    if features is None:  # columns the user listed are features by choice
+        _warn_id_columns(path, df, names, drop)
     target_had_blanks = bool(df[target].isna().any())
     df, dropped = _handle_missing(path, df, target, names, missing)
     values = df[target].to_numpy()
@@ -176,6 +179,37 @@ def _check_numeric(path, col, name) -> None:
         f"'{path}': feature column '{name}' is not numeric (data row {row + 1} holds {col.iloc[row]!r}); "
         f"leave it out (drop: [{name}]), list the columns to use (features: [...]) or encode it as numbers"
     )
+
+
+class IdColumnWarning(UserWarning):
+    """A feature column that looks like a row id (distinct whole numbers in order)."""
+
+
+#: fewer rows than this never make a column look like an id (a short file counts 1, 2, 3 by chance)
+ID_MIN_ROWS = 20
+
+
+def _warn_id_columns(path, df, names, drop) -> None:
+    """Warn about each feature column whose values are distinct whole numbers in increasing (or decreasing)
+    order, as row ids are: a network cannot learn anything that carries over to new rows from them."""
+    for c in names:
+        col = df[c]
+        if len(col) < ID_MIN_ROWS or col.dtype.kind not in "iuf":
+            continue
+        values = col.to_numpy()
+        if values.dtype.kind == "f" and not (np.isfinite(values).all() and np.all(np.mod(values, 1) == 0)):
+            continue
+        step = np.diff(values)
+        if not ((step > 0).all() or (step < 0).all()):
+            continue
+        listed = ", ".join([*(drop or []), c])
+        warnings.warn(
+            f"'{path}': feature column '{c}' looks like a row id (distinct whole numbers in order, "
+            f"{_label(values[0])} to {_label(values[-1])}); if it is one, leave it out with drop: [{listed}] "
+            "(nnlab predict then copies it beside the predictions)",
+            IdColumnWarning,
+            stacklevel=2,
+        )
 
 
 def _handle_missing(path, df, target, names, missing):
