@@ -135,9 +135,11 @@ def load_members(run_dirs: list, checkpoint=None, checkpoints=None, mc_dropout=N
 
 
 def default_checkpoint(folder: RunFolder) -> str:
-    """best where the run has one (the checkpoint of its summary's test figures), else last (no epoch was
-    ever best: its monitor was never measured, e.g. val_loss without a validation split)."""
-    return "best" if folder.checkpoint_file("best").is_file() else "last"
+    """best (the checkpoint of the summary's test figures), or last where no epoch of the run was ever best
+    (its monitor was never measured, e.g. val_loss without a validation split)."""
+    if folder.checkpoint_file("best").is_file() or (folder.read_summary().get("best") is not None):
+        return "best"
+    return "last"
 
 
 def _label(model: TrainedModel) -> str:
