@@ -1,13 +1,17 @@
-"""nnlab runs (the table of run folders) and nnlab plot (curves and decision regions as PNG)."""
+"""nnlab runs (the table of run folders, a sweep's trials) and nnlab plot (curves and decision regions as
+PNG)."""
 
+import csv
 import json
+import shutil
 import struct
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from nnlab.config import parse_config
-from nnlab.runs.listing import list_runs, sort_runs
+from nnlab.runs.listing import columns, list_runs, sort_runs
 from nnlab.training import train
 
 BASE = """
@@ -17,7 +21,6 @@ model: {{hidden: [16]}}
 optimizer: {{name: adam, lr: {lr}}}
 training: {{epochs: {epochs}, batch_size: 32}}
 """
-
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +110,120 @@ def test_plot_regression_curves(folder, tmp_path, cli):
     out = tmp_path / "sine.png"
     assert cli("plot", next(folder.glob("c-sine*")), "-o", out).exit_code == 0
     assert png_size(out)[0] > 500
+
+
+# ----- nnlab runs in an 80-column terminal ---------------------------------------------------------------
+def table_at(cli, monkeypatch, folder, width=80, *args):
+    """The table as rich renders it in a terminal ``width`` columns wide (rich reads COLUMNS)."""
+    monkeypatch.setenv("COLUMNS", str(width))
+    r = cli("runs", folder, *args)
+    assert r.exit_code == 0, r.output
+    return r.stdout
+
+
+def header_words(table: str) -> set[str]:
+    """The words of the table's (two-line) column headers, above the rule."""
+    lines = table.splitlines()
+    rule = next(i for i, line in enumerate(lines) if set(line.strip()) == {"─"})
+    return {w for line in lines[rule - 2 : rule] for w in line.split()}
+
+
+def copy_runs(folder, names, dest):
+    for n in names:
+        shutil.copytree(next(folder.glob(f"{n}*")), dest / next(folder.glob(f"{n}*")).name)
+    return dest
+
+
+def test_runs_at_80_columns_keeps_status_epochs_main_metrics_and_time(folder, tmp_path, cli, monkeypatch):
+    cls = copy_runs(folder, ["a-good", "b-poor", "d-spirals"], tmp_path / "cls")
+    table = table_at(cli, monkeypatch, cls)
+    assert max(len(line) for line in table.splitlines()) <= 80
+    words = header_words(table)
+    assert {"name", "status", "epochs", "val", "acc", "test", "time"} <= words
+    assert "r2" not in table  # classification runs only: no R² column at all, not a column of dashes
+    assert "completed" in table and "25/25" in table
+    assert "(not shown for want of width: " in table and "see --json" in table
+    wide = table_at(cli, monkeypatch, cls, 200)
+    assert {"best", "epoch", "loss"} <= header_words(wide) and "not shown" not in wide
+
+
+def test_runs_at_80_columns_with_classification_and_regression(folder, cli, monkeypatch):
+    table = table_at(cli, monkeypatch, folder)
+    lines = table.splitlines()
+    assert max(len(line) for line in lines[: next(i for i, x in enumerate(lines) if x.startswith("(not"))]) <= 80
+    words = header_words(table)
+    assert {"name", "status", "epochs", "acc", "r2"} <= words
+    sine = next(line for line in lines if line.startswith("c-sine"))
+    assert "completed" in sine and "10/10" in sine
+
+
+def test_the_sort_column_stays_in_a_narrow_table(folder, tmp_path, cli, monkeypatch):
+    cls = copy_runs(folder, ["a-good", "b-poor", "d-spirals"], tmp_path / "cls")
+    assert "loss" in header_words(table_at(cli, monkeypatch, cls, 80, "--sort", "test_loss"))
+
+
+def test_columns_leave_out_a_column_no_run_has():
+    rows = [
+        {"name": "a", "status": "completed", "epochs": 3, "best_epoch": None, "val_accuracy": 0.9, "val_r2": None},
+        {
+            "name": "b",
+            "status": "completed",
+            "epochs": 3,
+            "best_epoch": None,
+            "val_accuracy": 0.8,
+            "val_r2": float("nan"),
+        },
+    ]
+    assert columns(rows) == ["name", "status", "epochs", "val_accuracy"]
+
+
+# ----- nnlab runs SWEEP_DIR ---------------------------------------------------------------------------------
+SWEEP = """
+name: s
+base: base.yaml
+method: random
+trials: 3
+seed: 0
+metric: val_accuracy
+parameters:
+  optimizer.lr: {distribution: loguniform, low: 1.0e-3, high: 1.0e-1}
+"""
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory):
+    from click.testing import CliRunner
+
+    from nnlab.cli import main
+
+    root = tmp_path_factory.mktemp("sweep")
+    (root / "base.yaml").write_text(BASE.format(name="m", data="moons", lr=0.01, epochs=12))
+    (root / "s.yaml").write_text(SWEEP)
+    r = CliRunner().invoke(main, ["sweep", str(root / "s.yaml"), "--runs-dir", str(root / "runs"), "-q"])
+    assert r.exit_code == 0, r.output
+    return next((root / "runs" / "sweeps").iterdir())
+
+
+def test_runs_of_a_sweep_show_each_trials_best_value_of_the_sweeps_metric(sweep_dir, cli):
+    rows = json.loads(cli("runs", sweep_dir, "--json").stdout)
+    assert len(rows) == 3
+    values = [r["val_accuracy"] for r in rows]
+    assert values == sorted(values, reverse=True)  # ranked by the sweep's metric by default, best first
+    with (sweep_dir / "trials.csv").open() as f:
+        trials = {int(t["trial"]): t for t in csv.DictReader(f)}
+    for r in rows:
+        curve = pd.read_csv(Path(r["path"]) / "metrics.csv")
+        best = curve["val_accuracy"].max()  # the best epoch by val_accuracy, not by val_loss
+        assert r["val_accuracy"] == pytest.approx(best)
+        assert r["best_epoch"] == int(curve.loc[curve["val_accuracy"].idxmax(), "epoch"])
+        assert isinstance(r["best_epoch"], int) and r["best_epoch"] == int(float(trials[r["trial"]]["best_epoch"]))
+        assert "val_loss" not in r  # the summary's figures of another epoch are left out
+    by_name = [r["name"] for r in json.loads(cli("runs", sweep_dir, "--sort", "name", "--json").stdout)]
+    assert by_name == sorted(by_name)
+
+
+def test_runs_table_of_a_sweep_names_its_metric(sweep_dir, cli, monkeypatch):
+    table = table_at(cli, monkeypatch, sweep_dir)
+    assert "3 trials, sorted by val_accuracy" in table
+    assert {"best", "val", "acc", "at", "epoch"} <= header_words(table)
+    assert "best val_accuracy of each trial over its epochs, at that epoch" in table

@@ -233,6 +233,26 @@ class RunFolder:
         finally:
             os.close(fd)
 
+    def is_held(self) -> bool | None:
+        """Whether a live process holds the folder's ``lock()`` (trains it) right now; None where ``fcntl``
+        is missing (Windows) and it cannot be told. Asks for a shared lock without waiting and gives it back
+        at once: a run whose summary says running but whose folder nobody holds was killed (``stale``)."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover
+            return None
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing the descriptor gives back a shared lock it took
+        return False
+
     def remove_stale_temporaries(self) -> list[Path]:
         """Delete the temporary files that a killed atomic write of the trainer left in the folder."""
         names = (self.CONFIG, self.METRICS, self.SUMMARY, *(f"{n}{self.SUFFIX}" for n in self.NAMED), "epoch-")
