@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from matplotlib.colors import to_rgba
 
 from nnlab.config import parse_config
+from nnlab.plotting import MixedTasksWarning, runs_figure
 from nnlab.runs.listing import columns, list_runs, sort_runs
 from nnlab.training import train
 
@@ -227,3 +229,78 @@ def test_runs_table_of_a_sweep_names_its_metric(sweep_dir, cli, monkeypatch):
     assert "3 trials, sorted by val_accuracy" in table
     assert {"best", "val", "acc", "at", "epoch"} <= header_words(table)
     assert "best val_accuracy of each trial over its epochs, at that epoch" in table
+
+
+# ----- plots: what the figure shows -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def early(tmp_path_factory):
+    """A run that stops early, with a step schedule: an early stop to mark and an lr that changes."""
+    cfg = BASE.format(name="e-early", data="moons", lr=0.05, epochs=60).replace(
+        "batch_size: 32}", "batch_size: 32, early_stopping: {monitor: val_loss, patience: 2}}"
+    )
+    result = train(parse_config(cfg + "schedule: {name: step, every: 2, factor: 0.5}\n"), tmp_path_factory.mktemp("e"))
+    assert result.status == "stopped_early"
+    return result.run_dir
+
+
+def titles(fig) -> list[str]:
+    return [ax.get_title() for ax in fig.axes]
+
+
+def stars(ax) -> list[float]:
+    return [line.get_xdata()[0] for line in ax.lines if line.get_marker() == "*"]
+
+
+def test_plot_figure_is_titled_and_marks_the_best_epoch_and_the_early_stop(early):
+    summary = json.loads((early / "summary.json").read_text())
+    fig = runs_figure([early])
+    assert early.name in fig.get_suptitle() and "stopped early" in fig.get_suptitle()
+    assert titles(fig) == ["loss", "accuracy", "learning rate"]
+    loss, acc, lr = fig.axes
+    for ax in (loss, acc):
+        assert stars(ax) == [summary["best"]["epoch"]]
+        stops = [line for line in ax.lines if line.get_linestyle() == ":"]
+        assert len(stops) == 1 and list(stops[0].get_xdata()) == [summary["epochs"]] * 2
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert f"best epoch ({summary['best']['epoch']})" in legend and f"early stop ({summary['epochs']})" in legend
+    assert len(set(lr.lines[0].get_ydata())) > 1  # the step schedule halves the lr
+
+
+def test_plot_has_no_lr_panel_when_the_lr_stays(folder):
+    fig = runs_figure([next(folder.glob("a-good*"))])
+    assert titles(fig) == ["loss", "accuracy"] and "a-good" in fig.get_suptitle()
+
+
+def test_plot_of_several_runs_names_them_and_keys_styles_once(folder, early):
+    runs = [next(folder.glob("a-good*")), next(folder.glob("b-poor*")), early]
+    fig = runs_figure(runs)
+    assert all(r.name in fig.get_suptitle() for r in runs) and fig.get_suptitle().startswith("3 runs")
+    loss = fig.axes[0]
+    legend = [t.get_text() for t in loss.get_legend().get_texts()]
+    assert legend == ["train", "val", "best epoch", "early stop", *(r.name for r in runs)]
+    assert len(stars(loss)) == 3
+
+
+def test_boundary_legend_shows_the_split_by_shape_and_the_class_by_colour(folder):
+    run = next(folder.glob("d-spirals*"))
+    fig = runs_figure([run], boundary=True)
+    legend = fig.axes[-1].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["train", "test", "arm0", "arm1", "arm2"]
+    train_h, test_h, *classes = legend.legend_handles
+    assert train_h.get_marker() != test_h.get_marker()
+    grey = to_rgba(train_h.get_color())
+    assert grey[0] == grey[1] == grey[2] and to_rgba(test_h.get_color()) == grey  # shapes in no class's colour
+    assert len({to_rgba(h.get_facecolor()) for h in classes}) == 3
+    moons = runs_figure([next(folder.glob("a-good*"))], boundary=True).axes[-1].get_legend()
+    assert [t.get_text() for t in moons.get_texts()][2:] == ["class 0", "class 1"]  # classes without names
+
+
+def test_classification_and_regression_runs_get_separate_loss_axes(folder, tmp_path, cli):
+    runs = [next(folder.glob("a-good*")), next(folder.glob("c-sine*"))]
+    with pytest.warns(MixedTasksWarning, match="losses of different kinds"):
+        fig = runs_figure(runs)
+    assert titles(fig) == ["loss — classification", "accuracy", "loss — regression", "R²"]
+    assert [len(ax.lines) for ax in fig.axes[::2]] == [3, 3]  # train, val and the best epoch of one run each
+    out = tmp_path / "mixed.png"
+    r = cli("plot", *runs, "-o", out)
+    assert r.exit_code == 0 and "warning: classification runs" in r.stderr and out.stat().st_size > 20_000

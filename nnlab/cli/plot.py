@@ -19,7 +19,10 @@ from nnlab.cli.options import COMMAND, checkpoint_option
 @click.option("--boundary", is_flag=True, help="Also draw each model's decision regions (2-D classification data).")
 @checkpoint_option("best", "Checkpoint whose decision regions --boundary draws.")
 def plot(run_dirs, output, boundary, checkpoint):
-    """Plot the loss and accuracy (R² for regression) per epoch, train vs val, of one or several runs.
+    """Plot the loss and accuracy (R² for regression) per epoch, train vs val, of one or several runs:
+    each run's best epoch is starred and an early stop drawn as a dotted line; a learning-rate panel is
+    added when the lr changes during a run. Classification and regression runs get a row of axes each
+    (their losses are not comparable), with a warning.
 
     \b
     Example:  nnlab plot runs/moons-20250101-120000-ab12 --boundary -o moons.png
