@@ -46,16 +46,38 @@ def main():
     """Train and study multi-layer perceptrons in NumPy from one YAML file.
 
     \b
-    Start with:  nnlab train configs/xor.yaml
+    Start with:  nnlab init moons -o moons.yaml && nnlab train moons.yaml
+                 (a commented starter config for a dataset; nnlab init --list shows them)
+    Examples:    nnlab train configs/xor.yaml   (the shipped examples, from any folder)
     Then:        nnlab runs              (the run folders, their status and metrics)
                  nnlab eval runs/RUN     (figures on the test split; several runs = an ensemble)
                  nnlab components        (every activation, loss, optimizer, ...)
     """
 
 
-def _register():
-    from nnlab.cli import components, eval, gradcheck, plot, predict, runs, sweep, train
+def _shipped_example(ctx, param, value):
+    """A config argument that is no file here but names a shipped example (configs/xor.yaml, xor.yaml)
+    is that example, wherever nnlab is installed and whatever the current folder; stderr says so."""
+    from nnlab.examples import shipped_example
 
+    path = shipped_example(value) if value is not None else None
+    if path is None:
+        return value
+    click.echo(f"{value}: not in this folder; using the example shipped with nnlab, {path}", err=True)
+    return str(path)
+
+
+def _find_examples(command, argument: str) -> None:
+    """Let ``command``'s config ``argument`` fall back to the shipped examples (after its own callback)."""
+    (param,) = [p for p in command.params if p.name == argument]
+    own = param.callback
+    param.callback = (lambda c, p, v: _shipped_example(c, p, own(c, p, v))) if own else _shipped_example
+
+
+def _register():
+    from nnlab.cli import components, eval, gradcheck, init, plot, predict, runs, sweep, train
+
+    main.add_command(init.init)
     main.add_command(train.train)
     main.add_command(eval.eval_)
     main.add_command(predict.predict)
@@ -64,6 +86,9 @@ def _register():
     main.add_command(gradcheck.gradcheck)
     main.add_command(sweep.sweep)
     main.add_command(components.components)
+    # The commands that read a config accept the name of a shipped example from any folder (README quick start).
+    for command, argument in ((train.train, "config"), (gradcheck.gradcheck, "config"), (sweep.sweep, "sweep_file")):
+        _find_examples(command, argument)
 
 
 _register()

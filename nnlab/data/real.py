@@ -108,7 +108,7 @@ def digits(rng) -> Dataset:
     except ImportError:
         raise DataError(
             "digits: the dataset ships with scikit-learn, which is not installed; "
-            "install the bench extra (pip install 'nnlab[bench]') or scikit-learn itself"
+            'install it with: pip install scikit-learn (or pip install "nnlab[sklearn]")'
         ) from None
     d = load_digits()
     X = d.data.astype(np.uint8)  # whole numbers 0…16
