@@ -19,6 +19,8 @@ class NnlabGroup(click.Group):
     def invoke(self, ctx):
         from nnlab.errors import NnlabError
 
+        if _no_color():  # every click.echo / secho of the command strips its escape codes
+            ctx.color = False
         with warnings.catch_warnings():
             warnings.simplefilter("default")
             warnings.showwarning = _show_warning
@@ -33,11 +35,18 @@ class NnlabGroup(click.Group):
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    click.secho(f"warning: {message}", fg="yellow", err=True)
+    click.secho(f"warning: {message}", fg=None if _no_color() else "yellow", err=True)
 
 
 def error(message: str) -> None:
-    click.secho(f"error: {message}", fg="red", err=True)
+    click.secho(f"error: {message}", fg=None if _no_color() else "red", err=True)
+
+
+def _no_color() -> bool:
+    """NO_COLOR set and not empty (no-color.org): no escape codes at all, in a terminal too."""
+    import os
+
+    return bool(os.environ.get("NO_COLOR"))
 
 
 @click.group(cls=NnlabGroup, context_settings=COMMAND)

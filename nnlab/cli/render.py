@@ -173,7 +173,7 @@ class RichProgress(Callback):
             return
         if self.batches is None:
             self.batches = self.progress.add_task("batch", total=n_batches, items=[])
-        row = {"train_loss": loss, "lr": trainer.schedule.lr(epoch, 0)}
+        row = {"train_loss": loss, "lr": trainer.lr}  # the batch's own (a schedule may change it every step)
         self.progress.update(self.batches, completed=batch, items=metrics(row))
 
     def on_epoch_end(self, trainer, epoch, row):

@@ -6,7 +6,7 @@ its dotted path and the value (and, where YAML knows it, the file and line).
 
 - ``schema``: the models and their defaults (``Config`` and its sections)
 - ``loading``: ``load_config``, ``parse_config``, ``validate``, ``apply_override``, ``set_value``
-- ``messages``: ``format_errors``, pydantic's errors as dotted paths with the YAML line
+- ``messages``: ``format_errors``, pydantic's errors as dotted paths with the YAML line or the override
 - ``yamlio``: ``load_yaml`` and ``dump_yaml``, the one YAML dialect every config surface reads (YAML 1.2 floats:
   ``1e-3`` is a number)
 """

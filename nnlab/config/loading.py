@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from nnlab.config.messages import format_errors
+from nnlab.config.messages import format_errors, parse_path
 from nnlab.config.schema import Config, DataConfig, submodel
 from nnlab.config.yamlio import load_yaml
 from nnlab.errors import ConfigError, did_you_mean
@@ -43,18 +43,20 @@ def parse_config(text: str, overrides: list[str] = (), source: str = "<config>",
         apply_override(raw, item)
     if seed is not None:
         raw["seed"] = seed
-    return validate(raw, source=source, text=text)
+    return validate(raw, source=source, text=text, overrides=overrides)
 
 
-def validate(raw: dict, source: str = "<config>", text: str | None = None) -> Config:
+def validate(raw: dict, source: str = "<config>", text: str | None = None, overrides: list[str] = ()) -> Config:
+    """``raw`` as a ``Config``; errors name the file and line, or the override of ``overrides`` that set the value."""
     try:
         return Config.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(format_errors(e, raw, source, text)) from None
+        raise ConfigError(format_errors(e, raw, source, text, overrides=overrides)) from None
 
 
 def apply_override(raw: dict, item: str) -> None:
-    """Set ``a.b.c=value`` in the raw config; the value is parsed as YAML (``[64, 64]``, ``1e-3``, ``true``)."""
+    """Set ``a.b.c=value`` in the raw config; the value is parsed as YAML (``[64, 64]``, ``1e-3``, ``true``), the
+    path may index lists (``model.layers.0.units=8`` or ``model.layers[0].units=8``)."""
     if "=" not in item:
         raise ConfigError(f"override '{item}' must look like key.path=value (e.g. optimizer.lr=0.01)")
     key, _, text = item.partition("=")
@@ -67,30 +69,73 @@ def apply_override(raw: dict, item: str) -> None:
 
 
 def set_value(raw: dict, key: str, value, item: str | None = None) -> None:
-    """Set ``value`` at the dotted path ``key`` of a raw config, creating sections the schema knows."""
+    """Set ``value`` at the dotted path ``key`` of a raw config, creating sections the schema knows; a number
+    in the path indexes a list (``model.layers.0.units``, ``model.hidden.1``, or ``model.layers[0].units``)."""
     item = item or key
-    parts = key.split(".")
-    if not all(parts):
-        raise ConfigError(f"override '{item}': '{key}' is not a dotted key path")
+    parts = parse_path(key)
+    if not parts or not isinstance(parts[0], str):
+        raise ConfigError(f"override '{item}': '{key}' is not a dotted key path (e.g. optimizer.lr, model.hidden.0)")
     node = raw
-    for i, part in enumerate(parts[:-1]):
-        child = node.get(part)
-        if isinstance(child, str) and part in _SPEC_KEYS:
-            child = node[part] = {"name": child}  # optimizer: adam  →  {name: adam}, to set optimizer.lr
-        elif child is None:
-            _check_known(parts[: i + 1], item)
-            child = node[part] = _default_mapping(parts[: i + 1], raw)
-        elif not isinstance(child, dict):
-            raise ConfigError(f"override '{item}': '{'.'.join(parts[: i + 1])}' is {child!r}, not a mapping")
-        node = child
+    for depth in range(1, len(parts)):
+        node = _step(raw, node, parts[:depth], parts[depth], item)
     _check_known(parts, item)
-    node[parts[-1]] = value
+    if isinstance(node, list):
+        node[_index(node, parts, item)] = value
+    else:
+        node[_key(node, parts[-1])] = value
+
+
+def _step(raw: dict, node, path: list, below, item: str):
+    """The child at ``path`` (the last part of ``path`` taken in ``node``), ready to take the part ``below``."""
+    here = ".".join(map(str, path))
+    if isinstance(node, list):
+        child = node[_index(node, path, item)]
+    else:
+        key = _key(node, path[-1])
+        child = node.get(key)
+        if isinstance(child, str) and path[-1] in _SPEC_KEYS and isinstance(below, str):
+            child = node[key] = {"name": child}  # optimizer: adam  →  {name: adam}, to set optimizer.lr
+        elif child is None:
+            _check_known(path, item)
+            if isinstance(below, int):
+                raise ConfigError(
+                    f"override '{item}': '{here}' is not set, so it has no item {below}: give the whole list "
+                    f"(e.g. -o {here}=[...])"
+                )
+            child = node[key] = _default_mapping(path, raw)
+    if isinstance(below, int) and not isinstance(child, list):
+        raise ConfigError(f"override '{item}': '{here}' is {_short(child)}, not a list")
+    if isinstance(below, str) and not isinstance(child, dict):
+        hint = f": name an item by its index, e.g. {here}.0.{below}" if isinstance(child, list) else ""
+        raise ConfigError(f"override '{item}': '{here}' is {_short(child)}, not a mapping{hint}")
+    return child
+
+
+def _index(items: list, path: list, item: str) -> int:
+    index, here = path[-1], ".".join(map(str, path[:-1]))
+    if index >= len(items):
+        have = f"indices 0 to {len(items) - 1}" if items else "it is empty"
+        raise ConfigError(
+            f"override '{item}': {here} has {len(items)} item{'s' * (len(items) != 1)}; "
+            f"index {index} is out of range ({have})"
+        )
+    return index
+
+
+def _key(mapping: dict, part):
+    """A number in a path names a mapping's key as the YAML wrote it: ``0`` where that key is there, else ``'0'``."""
+    return part if not isinstance(part, int) or part in mapping else str(part)
+
+
+def _short(value) -> str:
+    text = f"a list of {len(value)} items" if isinstance(value, list) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 _SPEC_KEYS = {"optimizer", "schedule", "loss", "activation", "output", "initializer", "bias_initializer", "preprocess"}
 
 
-def _check_known(parts: list[str], item: str) -> None:
+def _check_known(parts: list, item: str) -> None:
     """An override must name a key of the schema (free-form mappings: data and spec arguments excepted)."""
     model: type[BaseModel] | None = Config
     for depth, part in enumerate(parts):
@@ -98,7 +143,7 @@ def _check_known(parts: list[str], item: str) -> None:
             return  # dataset and component arguments are checked by the registry
         fields = model.model_fields
         if part not in fields:
-            path = ".".join(parts[: depth + 1])
+            path = ".".join(map(str, parts[: depth + 1]))
             raise ConfigError(f"override '{item}': unknown key '{path}'{did_you_mean(part, fields)}")
         model = submodel(fields[part].annotation)
 

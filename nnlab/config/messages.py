@@ -1,4 +1,5 @@
-"""Validation errors as a user reads them: the dotted path, the message, the file and the YAML line."""
+"""Validation errors as a user reads them: the dotted path, the message, and where the value came from (the
+file and its YAML line, or the ``-o`` override that set it)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,15 @@ def format_errors(
     source: str,
     text: str | None,
     root: type[BaseModel] | None = None,
+    overrides: tuple[str, ...] | list[str] = (),
 ) -> str:
-    """One line per error: ``optimizer.lr: must be > 0, got -1 (c.yaml, line 4)``."""
+    """One line per error: ``optimizer.lr: must be > 0, got -1 (c.yaml, line 4)``, or ``(from -o
+    optimizer.lr=-1)`` where an override of ``overrides`` set the value."""
+    changed = [(parse_path(item.partition("=")[0].strip()) or [], item) for item in overrides]
     lines = []
     for err in e.errors():
         loc, msg = _place(err, root or Config)
-        lines.append(f"{_dotted(loc) or 'config'}: {msg}{_where(loc, source, text)}")
+        lines.append(f"{_dotted(loc) or 'config'}: {msg}{_where(loc, source, text, changed)}")
     # pydantic reports each branch of a union; keep the first message per path
     seen, out = set(), []
     for ln in lines:
@@ -81,9 +85,23 @@ def _place(err, root: type[BaseModel]) -> tuple[list, str]:
     return loc, msg
 
 
-def _where(loc: list, source: str, text: str | None) -> str:
+def _where(loc: list, source: str, text: str | None, changed: list[tuple[list, str]]) -> str:
+    """`` (c.yaml, line 4)``, `` (from -o optimizer.lr=-1)`` where an override set the value at ``loc``, or
+    the line with the override that reached inside the section at ``loc``."""
+    also = ""
+    for parts, item in reversed(changed):  # the last override of a place is the one that holds
+        n = min(len(parts), len(loc))
+        if n and [str(p) for p in parts[:n]] == [str(p) for p in loc[:n]]:
+            if len(parts) <= len(loc):
+                return f" (from -o {item})"
+            also = f"with -o {item}"
+            break
+    if not loc and changed:  # a check across sections: any override may have caused it
+        also = "with " + ", ".join(f"-o {item}" for _, item in changed)
     line = _line_of(text, loc) if text else None
-    return f" ({source}, line {line})" if line else f" ({source})" if source != "<config>" else ""
+    head = f"{source}, line {line}" if line else source if source != "<config>" else ""
+    told = ", ".join(b for b in (head, also) if b)
+    return f" ({told})" if told else ""
 
 
 def _model_at(loc, root: type[BaseModel]) -> type[BaseModel] | None:
