@@ -28,9 +28,9 @@ def as_config(config, overrides=(), seed: int | None = None) -> Config:
     if isinstance(config, Mapping):
         if not overrides and seed is None:
             return validate(dict(config))
-        import yaml
+        from nnlab.config import dump_yaml
 
-        return parse_config(yaml.safe_dump(dict(config)), list(overrides), seed=seed)
+        return parse_config(dump_yaml(dict(config)), list(overrides), seed=seed)
     if isinstance(config, str) and "\n" in config:
         return parse_config(config, list(overrides), seed=seed)
     if isinstance(config, (str, Path)):
