@@ -221,3 +221,226 @@ def test_a_killed_sweep_resumes_with_every_trial_exactly_once(tmp_path, sig):
     assert sorted(f[:9] for f in folders) == [f"trial-{i:03d}" for i in range(6)]  # one folder per trial
     done_before = set(before.loc[before["status"] == "completed", "run_dir"])
     assert done_before <= set(after["run_dir"]) and done_before <= kept  # ended trials were not re-run
+
+
+# ------------------------------------------------------------------- what a new user met (issue 15)
+def test_when_every_trial_fails_the_sweep_says_so_and_exits_1(tmp_path):
+    text = """
+method: grid
+parameters:
+  optimizer: {values: [{name: sgd, lr: 1.0e+5}, {name: sgd, lr: 1.0e+6}]}
+"""
+    r = _run(_sweep(tmp_path, text, epochs=3), "--runs-dir", tmp_path / "runs")
+    assert r.exit_code == 1, r.output
+    assert "no trial succeeded" in r.output and "2 diverged" in r.output
+    assert "trial 0: the loss became" in r.output  # the first error
+    assert "best.yaml" not in r.output.replace("there is no best.yaml", "") and "Traceback" not in r.output
+    assert not (_sweep_dir(tmp_path / "runs") / "best.yaml").exists()
+    # --json and -q say it too
+    for flag in ("--json", "-q"):
+        r = _run(_sweep(tmp_path, text, epochs=3), "--runs-dir", tmp_path / flag, flag)
+        assert r.exit_code == 1 and "no trial succeeded" in r.output
+
+
+SINE = MOONS.parent / "sine.yaml"
+
+
+@pytest.mark.parametrize(
+    "base, text, message",
+    [
+        (MOONS, "metric: val_r2", "did you mean 'val_accuracy'?"),
+        (SINE, "metric: val_accuracy", "did you mean 'val_r2'?"),
+        (MOONS, "metric: val_loss\ndata: {split: {val: 0.0}}", "no validation split"),
+        (MOONS, "metric: weight_change", "epoch, lr, train_loss, train_accuracy, penalty, val_loss, val_accuracy"),
+    ],
+    ids=["r2-on-classification", "accuracy-on-regression", "no-val-split", "no-tol"],
+)
+def test_a_metric_the_trials_will_not_write_is_refused_before_any_trial_runs(tmp_path, base, text, message):
+    raw = yaml.safe_load(base.read_text())
+    head, _, extra = text.partition("\n")
+    if extra:
+        raw["data"]["split"]["val"] = 0.0
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(raw))
+    (tmp_path / "sweep.yaml").write_text(f"base: base.yaml\n{head}\nparameters: {{optimizer.lr: {{values: [0.01]}}}}\n")
+    r = _run(tmp_path / "sweep.yaml", "--runs-dir", tmp_path / "runs")
+    assert r.exit_code == 2, r.output
+    assert r.output.startswith("error: metric: ") and message in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_metric_only_some_trials_write_is_refused_naming_one(tmp_path):
+    text = "method: grid\nmetric: penalty\nparameters:\n  regularization.l2: {values: [1.0e-4, 0]}\n"
+    r = _run(_sweep(tmp_path, text), "--runs-dir", tmp_path / "runs")
+    assert r.exit_code == 2, r.output
+    assert "1 of the 2 trials" in r.output and "trial 1 (regularization.l2=0)" in r.output
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "base, changes",
+    [
+        (MOONS, {}),
+        (MOONS, {"regularization": {}, "training": {"tol": 1e-9}}),
+        (MOONS, {"data": {"split": {"val": 0.0, "test": 0.2}}}),
+        (SINE, {"regularization": {"l1": 1e-4}}),
+        (SINE, {"data": {"split": {"val": 0.0, "test": 0.0}}, "training": {"tol": 1e-9}}),
+    ],
+)
+def test_the_columns_the_sweep_expects_are_those_a_run_writes(tmp_path, base, changes):
+    """check_metric's columns (nnlab/sweep/space.py) against a real run's metrics.csv."""
+    from nnlab.errors import ConfigError
+    from nnlab.sweep.space import SweepConfig, check_metric
+
+    raw = yaml.safe_load(base.read_text())
+    for section, values in changes.items():
+        raw[section] = {**raw.get(section, {}), **values} if values else {}
+    raw["training"]["epochs"] = 2
+    raw["training"].pop("early_stopping", None)
+    written = list(pd.read_csv(train(raw_config(raw), tmp_path).run_dir / "metrics.csv").columns)
+    planned = plan_trials(SweepConfig(base=raw, parameters={"seed": {"values": [0]}}), raw)
+    for column in written:
+        check_metric(SweepConfig(base=raw, metric=column, parameters={"seed": {"values": [0]}}), raw, planned)
+    with pytest.raises(ConfigError) as e:
+        check_metric(SweepConfig(base=raw, metric="nothing", parameters={"seed": {"values": [0]}}), raw, planned)
+    assert f"write {', '.join(written)}" in str(e.value)
+
+
+def raw_config(raw):
+    from nnlab.config import validate
+
+    return validate(raw)
+
+
+def test_random_values_are_drawn_without_replacement_while_they_last(tmp_path, cli):
+    path = _sweep(tmp_path, "trials: 2\nparameters:\n  optimizer.lr: {values: [0.01, 0.001]}\n", epochs=2)
+    for seed in range(8):
+        sweep, base = load_sweep(path)
+        lrs = [t["values"]["optimizer.lr"] for t in plan_trials(sweep.model_copy(update={"seed": seed}), base)]
+        assert sorted(lrs) == [0.001, 0.01]
+    r = cli("sweep", path, "--runs-dir", tmp_path / "runs", "-q")
+    assert r.exit_code == 0, r.output
+    assert sorted(pd.read_csv(_sweep_dir(tmp_path / "runs") / "trials.csv")["optimizer.lr"]) == [0.001, 0.01]
+
+
+def test_random_trials_repeat_no_combination_until_every_one_was_drawn(tmp_path):
+    text = """
+trials: 14
+parameters:
+  optimizer.lr: {values: [0.01, 0.001, 0.0001]}
+  model.hidden: {values: [[4], [8], [4, 4], [8, 8]]}
+"""
+    sweep, base = load_sweep(_sweep(tmp_path, text))
+    keys = [json.dumps(t["values"], sort_keys=True) for t in plan_trials(sweep, base)]
+    assert len(set(keys[:12])) == 12 and set(keys[12:]) <= set(keys[:12])  # 12 combinations, then repeats
+    assert keys == [json.dumps(t["values"], sort_keys=True) for t in plan_trials(sweep, base)]  # reproducible
+    assert keys[:5] == [json.dumps(t["values"], sort_keys=True) for t in plan_trials(sweep, base, trials=5)]
+    # a mixed space with few distinct values: no trial repeats another while one can be avoided
+    mixed = """
+trials: 6
+parameters:
+  optimizer.lr: {values: [0.01, 0.001]}
+  training.batch_size: {distribution: int, low: 8, high: 10}
+"""
+    sweep, base = load_sweep(_sweep(tmp_path, mixed))
+    values = [json.dumps(t["values"], sort_keys=True) for t in plan_trials(sweep, base)]
+    assert len(set(values)) == 6
+
+
+def test_more_random_trials_than_combinations_warns(tmp_path):
+    path = _sweep(tmp_path, "trials: 3\nparameters:\n  optimizer.lr: {values: [0.01, 0.001]}\n", epochs=2)
+    r = _run(path, "--runs-dir", tmp_path / "runs", "-q")
+    assert r.exit_code == 0, r.output
+    assert "warning: trials: 3, but the space has 2 combinations" in r.output and "method: grid" in r.output
+
+
+def test_trials_csv_writes_integers_as_integers(tmp_path):
+    import csv
+
+    text = """
+method: grid
+parameters:
+  optimizer: {values: [{name: sgd, lr: 1.0e+5}, {name: adam, lr: 0.01}]}
+  training.batch_size: {values: [16, 32]}
+"""
+    assert _run(_sweep(tmp_path, text, epochs=3), "--runs-dir", tmp_path / "runs").exit_code == 0
+    with open(_sweep_dir(tmp_path / "runs") / "trials.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    epochs = [row["best_epoch"] for row in rows]
+    assert all(e == "" or e.isdigit() for e in epochs), epochs  # 3, not 3.0
+    assert "" in epochs and any(epochs)  # a diverged trial has none: the column is still one of integers
+    assert all(row["training.batch_size"] in ("16", "32") and row["trial"].isdigit() for row in rows)
+
+
+def test_the_dask_hint_works_for_a_pip_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed → ImportError
+    path = _sweep(tmp_path, "parameters:\n  optimizer.lr: {values: [0.01]}\n", epochs=1)
+    r = _run(path, "--dask", "tcp://127.0.0.1:8786", "--runs-dir", tmp_path / "runs")
+    assert r.exit_code == 2, r.output
+    assert 'pip install "nnlab[dask]"' in r.output and 'pip install -e ".[dask]"' in r.output
+
+
+def _wait_for(condition, timeout=60.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _summaries(sweep_dir):
+    return {p.name[:9]: json.loads((p / "summary.json").read_text()) for p in sweep_dir.glob("trial-*")}
+
+
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])  # 2: workers are killed
+def test_ctrl_c_marks_the_running_trials_interrupted_in_their_own_folders(tmp_path, workers):
+    path = _sweep(tmp_path, "trials: 4\nparameters:\n  optimizer.lr: {values: [0.01, 0.02, 0.03, 0.04]}\n", epochs=500)
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nnlab", "sweep", str(path), "--runs-dir", str(runs), "-q", "--workers", str(workers)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    started = lambda: len(list(runs.glob("sweeps/*/trial-*/metrics.csv"))) >= workers  # noqa: E731
+    assert _wait_for(started), proc.kill() or proc.communicate()
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    d = _sweep_dir(runs)
+    summaries = _summaries(d)
+    assert len(summaries) >= workers
+    for name, s in summaries.items():
+        assert s["status"] == "interrupted", (name, s["status"])
+        assert "the sweep was interrupted" in s["reason"] and f"nnlab sweep --resume {d}" in s["reason"]
+    trials = pd.read_csv(d / "trials.csv").set_index("trial")
+    assert set(trials.loc[[int(n[6:9]) for n in summaries], "status"]) == {"interrupted"}
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_trials_running_on_dask(tmp_path):
+    import distributed
+
+    path = _sweep(tmp_path, "trials: 2\nparameters:\n  optimizer.lr: {values: [0.01, 0.02]}\n", epochs=2000)
+    runs = tmp_path / "runs"
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True
+    ) as cluster:
+        args = ["sweep", str(path), "--runs-dir", str(runs), "-q", "--dask", cluster.scheduler_address]
+        proc = subprocess.Popen([sys.executable, "-m", "nnlab", *args], stderr=subprocess.PIPE, text=True)
+        assert _wait_for(lambda: len(list(runs.glob("sweeps/*/trial-*/metrics.csv"))) == 2)
+        os.kill(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        d = _sweep_dir(runs)
+
+        def settled():  # the tasks cannot be killed: they see the sweep's stop file, stop, write their folder
+            before = {n: (s["status"], s["epochs"]) for n, s in _summaries(d).items()}
+            time.sleep(1.5)
+            return before == {n: (s["status"], s["epochs"]) for n, s in _summaries(d).items()}
+
+        assert _wait_for(settled, timeout=30)
+        summaries = _summaries(d)
+        assert len(summaries) == 2 and {s["status"] for s in summaries.values()} == {"interrupted"}
+        assert all(s["epochs"] < 2000 and "the sweep was interrupted" in s["reason"] for s in summaries.values())
+        assert not list(d.glob("trial-*/.*.tmp"))

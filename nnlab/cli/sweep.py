@@ -69,12 +69,13 @@ def sweep(sweep_file, trials, workers, dask_address, threads, runs_dir, resume_d
     else:
         spec, base = load_sweep(sweep_file)
         sweep_dir = start_sweep(spec, base, runs_dir, trials)
-    live = None if quiet or as_json or not sys.stderr.isatty() else _LiveTable()
+    live = None if quiet or as_json or not sys.stderr.isatty() else _LiveTable(sweep_dir)
     result = _run(sweep_dir, workers, dask_address, threads, live)
     if as_json:
         click.echo(json.dumps([_row(t) for t in result], indent=2))
     elif not quiet:
         _report(Path(sweep_dir), result)
+    _no_best(Path(sweep_dir), result)
 
 
 def _run(sweep_dir, workers, dask_address, threads, live):
@@ -108,15 +109,35 @@ def _run(sweep_dir, workers, dask_address, threads, live):
 
 def _report(sweep_dir, result) -> None:
     from nnlab.cli.render import console
-    from nnlab.sweep.runner import BEST, TRIALS, load_sweep_dir
+    from nnlab.sweep.runner import BEST, TRIALS, best_trial, load_sweep_dir
 
     spec, _ = load_sweep_dir(sweep_dir)
     out = console()
-    out.print(_table(result, f"sweep {sweep_dir.name}", spec.metric, spec.mode))
-    out.print(
-        f"sweep folder: {sweep_dir}\n  {TRIALS}: every trial, best first\n"
-        f"  {BEST}: the best trial's config — nnlab train {sweep_dir / BEST}"
-    )
+    out.print(trials_table(result, f"sweep {sweep_dir.name}", spec.metric, spec.mode, width=out.width))
+    lines = [f"sweep folder: {sweep_dir}", f"  {TRIALS}: every trial, best first"]
+    if best_trial(spec, result) is not None:
+        lines.append(f"  {BEST}: the best trial's config — nnlab train {sweep_dir / BEST}")
+    out.print("\n".join(lines), soft_wrap=True)
+
+
+def _no_best(sweep_dir, result) -> None:
+    """Where no trial has the metric (every trial failed, say) there is no best.yaml: say so, with the
+    first error, and exit 1."""
+    from collections import Counter
+
+    from nnlab.cli import error
+    from nnlab.sweep.runner import best_trial, load_sweep_dir
+
+    spec, _ = load_sweep_dir(sweep_dir)
+    if best_trial(spec, result) is not None:
+        return
+    counts = ", ".join(f"{n} {status}" for status, n in Counter(t.status for t in result).items())
+    message = f"no trial succeeded: none has a {spec.metric} to rank it by ({counts}), so there is no best.yaml"
+    first = min((t for t in result if t.error), key=lambda t: t.index, default=None)
+    if first is not None:
+        message += f"; the first error, trial {first.index}: {first.error}"
+    error(message)
+    raise SystemExit(1)
 
 
 def _row(t) -> dict:
@@ -132,47 +153,163 @@ def _row(t) -> dict:
     }
 
 
-def _table(trials, title: str, metric: str = "metric", mode: str = "max"):
+def short_names(paths) -> dict[str, str]:
+    """Each dotted path by its shortest last components that no other path ends with: optimizer.lr → lr,
+    but optimizer.lr and schedule.lr stay whole."""
+    out = {}
+    for p in paths:
+        parts = p.split(".")
+        for k in range(1, len(parts) + 1):
+            name = ".".join(parts[-k:])
+            if not any(q != p and (q == name or q.endswith("." + name)) for q in paths):
+                break
+        out[p] = name
+    return out
+
+
+def _value(v) -> str:
+    import yaml
+
+    from nnlab.cli.render import fmt
+
+    if isinstance(v, float):
+        return fmt(v)
+    if isinstance(v, (list, dict)):
+        return yaml.safe_dump(v, default_flow_style=True, width=10**6).strip()
+    return str(v)
+
+
+def _seconds(s) -> str:
+    if s is None:
+        return "–"
+    s = float(s)
+    if s < 60:
+        return f"{s:.1f}s"
+    m, sec = divmod(int(round(s)), 60)
+    return f"{m}m{sec:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"
+
+
+#: a text column narrower than this (a list of layer sizes) is squeezed only as far as its text is narrow
+TEXT_MIN = 8
+COLOURS = {"running": "yellow", "failed": "red", "diverged": "red", "pruned": "magenta", "interrupted": "red"}
+
+
+def trials_table(trials, title: str, metric="metric", mode="max", progress=None, live=False, width=None):
+    """The trials as a rich table, best first, ``width`` columns wide at most (None: any width).
+
+    Parameters go by their last name, with a legend of their dotted paths below. Numbers never wrap nor
+    shrink: where the table is too wide the text columns (lists, mappings) wrap, down to ``TEXT_MIN``
+    characters, and the parameters that still do not fit are left out (the legend names them; trials.csv
+    has them all). ``progress`` (a ``TrialProgress``) gives the running trials' epoch, metric so far and
+    time; ``live`` puts the running trials first and leaves the pending ones out."""
+    from rich import box
     from rich.table import Table
 
     from nnlab.cli.render import fmt
 
-    t = Table(title=title)
-    paths = list(trials[0].values) if trials else []
-    t.add_column("trial", justify="right")
-    for p in paths:
-        t.add_column(p, overflow="fold")
-    t.add_column("status", no_wrap=True)
-    t.add_column(metric, justify="right", no_wrap=True)
-    t.add_column("best epoch", justify="right")
-    t.add_column("seconds", justify="right")
-    colours = {"running": "yellow", "failed": "red", "diverged": "red", "pruned": "magenta", "interrupted": "red"}
-
-    def key(x):
-        return (x.metric is None, -(x.metric or 0) if mode == "max" else (x.metric or 0), x.index)
-
-    for x in sorted(trials, key=key):
-        status = f"[{colours[x.status]}]{x.status}[/]" if x.status in colours else x.status
+    rows = _rows(trials, mode, progress, live)
+    fixed = [
+        ("#", [str(r[0].index) for r in rows]),
+        ("status", [r[1] for r in rows]),
+        (metric.replace("_accuracy", "_acc"), [fmt(r[2]) for r in rows]),
+        ("best\nepoch", [str(r[3]) if r[3] else "–" for r in rows]),
+        ("time", [_seconds(r[4]) for r in rows]),
+    ]
+    params = _parameter_columns(trials, rows, fixed, width)
+    legend = [f"{name}: {p}" for p, (name, *_) in params.items() if name != p]
+    left_out = [p for p in (trials[0].values if trials else ()) if p not in params]
+    if left_out:
+        legend.append(f"not shown (too narrow): {', '.join(left_out)}")
+    t = Table(
+        title=title,
+        caption="  ".join(legend) or None,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    t.add_column("#", justify="right", no_wrap=True)
+    for _, header, numeric, _ in params.values():
+        t.add_column(header, justify="right" if numeric else "left", no_wrap=numeric, overflow="ellipsis")
+    t.add_column("status", no_wrap=True, overflow="ellipsis")
+    for header, _ in fixed[2:]:
+        t.add_column(header, justify="right", no_wrap=True)
+    for i, (x, status, *_) in enumerate(rows):
+        colour = COLOURS.get(x.status)
         t.add_row(
-            str(x.index),
-            *(fmt(v) if isinstance(v, float) else str(v) for v in x.values.values()),
-            status,
-            fmt(x.metric),
-            str(x.best_epoch or "–"),
-            fmt(x.seconds),
+            fixed[0][1][i],
+            *(cells[i] for *_, cells in params.values()),
+            f"[{colour}]{status}[/]" if colour else status,
+            *(cells[i] for _, cells in fixed[2:]),
         )
     return t
 
 
-class _LiveTable:
-    """The trials, running and finished, redrawn as they change (on stderr)."""
+def _rows(trials, mode, progress, live) -> list[tuple]:
+    """(trial, status, metric, best epoch, seconds) as shown, sorted: a running trial's from its folder."""
+    rows = []
+    for x in trials:
+        if live and x.status == "pending":
+            continue
+        status, value, epoch, seconds = x.status, x.metric, x.best_epoch, x.seconds
+        now = progress(x) if progress and x.status == "running" else None
+        if now:
+            status = f"running {now['epoch']}/{now['epochs']}" if now["epochs"] else f"running {now['epoch']}"
+            value, epoch, seconds = now["metric"], now["best_epoch"], now["seconds"]
+        rows.append((x, status, value, epoch, seconds))
 
-    def __init__(self):
+    def key(row):
+        x, value = row[0], row[2]
+        scored = value is not None and value == value  # not NaN
+        first = (x.status != "running") if live else False  # the live table shows what runs first
+        return (first, not scored, (-value if mode == "max" else value) if scored else 0.0, x.index)
+
+    return sorted(rows, key=key)
+
+
+def _parameter_columns(trials, rows, fixed, width) -> dict[str, tuple]:
+    """The parameter columns that fit in ``width`` beside the ``fixed`` ones, in order:
+    ``{path: (short name, header, numeric, cells)}``."""
+    paths = list(trials[0].values) if trials else []
+    names = short_names(paths)
+
+    def need(header, cells, squeeze):  # the narrowest a column may become, with its gap
+        natural = max([len(line) for line in header.split("\n")] + [len(c) for c in cells])
+        return (min(natural, TEXT_MIN) if squeeze else natural) + 2
+
+    room = None if width is None else width + 2 - sum(need(h, c, False) for h, c in fixed)
+    out = {}
+    for p in paths:
+        cells = [_value(r[0].values.get(p)) for r in rows]
+        numeric = all(isinstance(r[0].values.get(p), (int, float)) for r in rows)
+        # a name wider than its numbers goes on two lines at its underscores: batch_ / size
+        wide = numeric and len(names[p]) > max(map(len, cells), default=0)
+        header = names[p].replace("_", "_\n") if wide else names[p]
+        cost = need(header, cells, not numeric)
+        if room is None or cost <= room:
+            out[p] = (names[p], header, numeric, cells)
+            room = None if room is None else room - cost
+    return out
+
+
+class _LiveTable:
+    """The trials, running and finished, redrawn as they change and twice a second (on stderr): a running
+    trial shows its epoch and its metric so far, read from its run folder."""
+
+    def __init__(self, sweep_dir):
         from rich.live import Live
 
         from nnlab.cli.render import console
+        from nnlab.sweep.runner import load_sweep_dir
+        from nnlab.sweep.trial import TrialProgress
 
-        self.live = Live(console=console(stderr=True), refresh_per_second=4, transient=True)
+        spec, _ = load_sweep_dir(sweep_dir)
+        self.metric, self.mode = spec.metric, spec.mode
+        self.progress = TrialProgress(sweep_dir, spec.metric, spec.mode)
+        self.trials = []
+        self.console = console(stderr=True)
+        self.live = Live(console=self.console, refresh_per_second=2, transient=True, get_renderable=self.render)
         self.running = False
 
     def start(self):
@@ -180,8 +317,16 @@ class _LiveTable:
         self.running = True
 
     def update(self, trials):
+        self.trials = list(trials)
+        self.live.refresh()
+
+    def render(self):
+        trials = self.trials
         done = sum(t.status not in ("pending", "running") for t in trials)
-        self.live.update(_table(trials, title=f"sweep: {done}/{len(trials)} trials ended"))
+        running = sum(t.status == "running" for t in trials)
+        title = f"sweep: {done}/{len(trials)} trials ended, {running} running"
+        width = self.console.width
+        return trials_table(trials, title, self.metric, self.mode, progress=self.progress, live=True, width=width)
 
     def stop(self):
         if self.running:

@@ -2,17 +2,17 @@
 
 The sweep folder holds the sweep (``sweep.yaml``, its base config inlined), one ordinary run folder per
 trial, ``trials.csv`` (rewritten atomically whenever a trial starts or ends, sorted by the metric) and
-``best.yaml``. A trial that fails or diverges is recorded and the sweep goes on; an interrupted sweep
-resumes with ``resume=True``: trials that ended are kept, the others are run again from scratch.
+``best.yaml``. A trial that fails or diverges is recorded and the sweep goes on. An interrupted sweep marks
+its running trials ``interrupted``, in trials.csv and in their own summary.json (local workers are killed;
+a Dask task, which cannot be, stops when it sees the sweep's ``STOP`` file), and resumes with
+``resume=True``: trials that ended are kept, the others are run again from scratch.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
-import statistics
-import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +23,8 @@ from nnlab.atomic import atomic_write
 from nnlab.config import load_yaml
 from nnlab.errors import ConfigError, NnlabError
 from nnlab.runs.folder import RunFolder, new_folder
-from nnlab.sweep.space import SweepConfig, plan_trials
-from nnlab.training.callbacks import Callback
+from nnlab.sweep.space import SweepConfig, check_metric, choice_combinations, plan_trials
+from nnlab.sweep.trial import STOP, mark_interrupted, nan, run_trial
 
 SWEEP_FILE, TRIALS, BEST = "sweep.yaml", "trials.csv", "best.yaml"
 #: statuses of a trial that has ended; any other (pending, running, interrupted) runs again on resume
@@ -53,81 +53,6 @@ class SweepInterrupted(NnlabError):
         self.sweep_dir = sweep_dir
 
 
-# --------------------------------------------------------------------------------------- one trial
-class MedianPruner(Callback):
-    """Stop a trial whose metric at epoch k is worse than the median of the finished trials at epoch k."""
-
-    def __init__(self, metric: str, mode: str, after: int, min_trials: int, curves: list[list]):
-        self.metric, self.mode, self.after, self.min_trials, self.curves = metric, mode, after, min_trials, curves
-
-    def on_epoch_end(self, trainer, epoch, row):
-        k = epoch + 1
-        value = row.get(self.metric)
-        if k < self.after or value is None:
-            return
-        others = [c[k - 1] for c in self.curves if len(c) >= k and c[k - 1] is not None and not _nan(c[k - 1])]
-        if len(others) < self.min_trials:
-            return
-        median = statistics.median(others)
-        if (value < median) if self.mode == "max" else (value > median):
-            trainer.stop(
-                "pruned",
-                f"{self.metric} {value:.4g} at epoch {k} is worse than the median {median:.4g} "
-                f"of {len(others)} finished trials",
-            )
-
-
-def run_trial(spec: dict) -> dict:
-    """Train one trial (in this process, a worker process or a Dask worker); never raises for a bad trial."""
-    from threadpoolctl import threadpool_limits
-
-    from nnlab.config import validate
-    from nnlab.training.loop import train
-
-    t0 = time.time()
-    record = {
-        "trial": spec["trial"],
-        "status": "failed",
-        "metric": None,
-        "best_epoch": None,
-        "run_dir": "",
-        "error": "",
-        "curve": [],
-    }
-    metric, mode = spec["metric"], spec["mode"]
-    try:
-        with threadpool_limits(limits=spec.get("threads"), user_api="blas"):
-            callbacks = []
-            if spec.get("prune"):
-                p = spec["prune"]
-                callbacks.append(MedianPruner(metric, mode, p["after"], p["min_trials"], spec.get("curves", [])))
-            # Ctrl-C belongs to the sweep, not to one trial: it must stop the sweep, so the trainer leaves it alone
-            result = train(validate(spec["config"]), spec["runs_dir"], callbacks=callbacks, handle_signals=False)
-        curve = [row.get(metric) for row in result.history]
-        record.update(
-            status=result.status,
-            run_dir=str(result.run_dir),
-            curve=curve,
-            error=result.summary.get("reason", "") if result.status in ("diverged", "failed") else "",
-        )
-        scored = [(v, i + 1) for i, v in enumerate(curve) if v is not None and not _nan(v)]
-        if scored:
-            v, epoch = (max if mode == "max" else min)(scored, key=lambda t: t[0])
-            record.update(metric=float(v), best_epoch=epoch)
-        elif result.history and metric not in result.history[-1]:
-            record["error"] = f"metric '{metric}' is not a column of metrics.csv ({', '.join(result.history[-1])})"
-    except NnlabError as e:
-        record["error"] = str(e)
-    except Exception as e:  # a bug in a trial must not end the sweep; it is recorded with its message
-        record["error"] = f"{type(e).__name__}: {e}"
-    record["seconds"] = round(time.time() - t0, 3)
-    return record
-
-
-def _nan(v) -> bool:
-    return isinstance(v, float) and math.isnan(v)
-
-
 # -------------------------------------------------------------------------------------- executors
 def _init_worker():
     import signal
@@ -147,7 +72,7 @@ class _Local:
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
         if method == "forkserver":
-            context.set_forkserver_preload(["nnlab.sweep.runner", "nnlab.training.loop", "pandas"])
+            context.set_forkserver_preload(["nnlab.sweep.trial", "nnlab.training.loop", "pandas"])
         self.pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
         self.slots = workers
 
@@ -162,9 +87,16 @@ class _Local:
 
     def close(self, kill=False, futures=()):
         if kill:
-            # the running trials cannot be cancelled, only their worker processes stopped
-            for p in list((getattr(self.pool, "_processes", None) or {}).values()):
+            # the running trials cannot be cancelled, only their worker processes stopped; wait until they
+            # are gone, so that none writes its run folder after the sweep has marked it interrupted
+            processes = list((getattr(self.pool, "_processes", None) or {}).values())
+            for p in processes:
                 p.terminate()
+            for p in processes:
+                p.join(5)
+                if p.is_alive():
+                    p.kill()
+                    p.join(5)
         self.pool.shutdown(wait=not kill, cancel_futures=True)
 
 
@@ -175,7 +107,9 @@ class _Dask:
         try:
             from distributed import Client
         except ImportError:
-            raise ConfigError('--dask needs dask.distributed: pip install -e ".[dask]"') from None
+            raise ConfigError(
+                '--dask needs dask.distributed: pip install "nnlab[dask]" (in a source checkout: pip install -e ".[dask]")'
+            ) from None
         try:
             self.client = Client(address, timeout="15s")
         except OSError as e:
@@ -191,7 +125,7 @@ class _Dask:
         return wait(list(futures), return_when="FIRST_COMPLETED").done
 
     def close(self, kill=False, futures=()):
-        if kill:
+        if kill:  # a running task goes on until it sees the sweep's STOP file (SweepStop)
             self.client.cancel(list(futures))
         self.client.close()
 
@@ -220,7 +154,16 @@ def start_sweep(sweep: SweepConfig, base: dict, runs_dir, trials: int | None = N
         if trials < 1:
             raise ConfigError(f"--trials must be ≥ 1, got {trials}")
         sweep = sweep.model_copy(update={"trials": trials})
-    plan_trials(sweep, base)  # every trial's config is valid before anything is created
+    planned = plan_trials(sweep, base)  # every trial's config is valid before anything is created
+    check_metric(sweep, base, planned)  # and every trial will have the metric that ranks it
+    combos = choice_combinations(sweep)
+    if sweep.method == "random" and combos is not None and sweep.trials > combos:
+        warnings.warn(
+            f"trials: {sweep.trials}, but the space has {combos} combinations: each is tried once, then "
+            f"{sweep.trials - combos} trials repeat one (the same config and seed train the same run); "
+            f"method: grid tries each combination once",
+            stacklevel=2,
+        )
     sweep_dir = new_folder(Path(runs_dir) / "sweeps", sweep.name)
     stored = sweep.model_dump(mode="json", exclude_none=True)
     stored["base"] = base
@@ -246,8 +189,7 @@ def run_sweep(
     trials = [Trial(p["trial"], p["values"], p["config"]) for p in plan_trials(sweep, base)]
     _restore(trials, sweep_dir, sweep.metric)
     todo = [t for t in trials if t.status not in ENDED]
-    for t in todo:
-        _discard_partial(sweep_dir, t)
+    _start_over(sweep_dir, todo)
     if workers < 1:
         raise ConfigError(f"--workers must be ≥ 1, got {workers}")
     executor = _Dask(dask) if dask else (_Local(workers) if workers > 1 else _Serial())
@@ -287,10 +229,7 @@ def run_sweep(
                         by_future.clear()
                 changed()
     except KeyboardInterrupt:
-        executor.close(kill=True, futures=list(by_future))
-        for t in trials:
-            if t.status == "running":
-                t.status = "interrupted"
+        _interrupt(sweep_dir, executor, list(by_future), trials)
         changed()
         raise SweepInterrupted(sweep_dir) from None
     executor.close()
@@ -309,6 +248,7 @@ def _trial_spec(t: Trial, sweep: SweepConfig, sweep_dir: Path, threads: int, pru
         "threads": threads,
         "prune": prune,
         "curves": curves,
+        "stop_file": str(sweep_dir / STOP),
     }
 
 
@@ -317,11 +257,25 @@ def _apply(t: Trial, rec: dict) -> None:
     t.seconds, t.run_dir, t.error, t.curve = rec["seconds"], rec["run_dir"], rec["error"], rec["curve"]
 
 
-def _discard_partial(sweep_dir: Path, t: Trial) -> None:
-    """A trial that runs again starts from scratch: remove what an interrupted attempt left."""
-    for d in sweep_dir.glob(f"trial-{t.index:03d}-*"):
-        if d.is_dir():
-            shutil.rmtree(d)
+def _start_over(sweep_dir: Path, todo: list[Trial]) -> None:
+    """A trial that runs again starts from scratch: remove what an interrupted attempt left (and the stop
+    file that ended it)."""
+    (sweep_dir / STOP).unlink(missing_ok=True)
+    for t in todo:
+        for d in sweep_dir.glob(f"trial-{t.index:03d}-*"):
+            if d.is_dir():
+                shutil.rmtree(d)
+
+
+def _interrupt(sweep_dir: Path, executor, futures: list, trials: list[Trial]) -> None:
+    """Ctrl-C: stop the running trials (a Dask task at its next look at the STOP file) and mark them
+    interrupted, in the sweep and in their own folders."""
+    (sweep_dir / STOP).touch()
+    executor.close(kill=True, futures=futures)
+    for t in trials:
+        if t.status == "running":
+            t.status = "interrupted"
+            mark_interrupted(sweep_dir, t.index)
 
 
 def _restore(trials: list[Trial], sweep_dir: Path, metric: str) -> None:
@@ -348,12 +302,12 @@ def _restore(trials: list[Trial], sweep_dir: Path, metric: str) -> None:
 
 
 def _number(v) -> float | None:
-    return None if v is None or v == "" or _nan(v) else float(v)
+    return None if v is None or v == "" or nan(v) else float(v)
 
 
 def _sort_key(sweep: SweepConfig):
     def key(t: Trial):
-        if t.metric is None or _nan(t.metric):
+        if t.metric is None or nan(t.metric):
             return (1, 0.0, t.index)
         return (0, -t.metric if sweep.mode == "max" else t.metric, t.index)
 
@@ -379,19 +333,26 @@ def write_trials(sweep_dir: Path, sweep: SweepConfig, trials: list[Trial]) -> No
             seconds=t.seconds,
             run_dir=os.path.relpath(t.run_dir, sweep_dir) if t.run_dir else "",
             error=t.error,
-            curve=json.dumps([None if v is None or _nan(v) else round(float(v), 6) for v in t.curve]),
+            curve=json.dumps([None if v is None or nan(v) else round(float(v), 6) for v in t.curve]),
         )
         rows.append(row)
     frame = pd.DataFrame(rows)
+    frame["best_epoch"] = frame["best_epoch"].astype("Int64")  # 300, not 300.0, beside empty cells
     atomic_write(sweep_dir / TRIALS, frame.to_csv(index=False))
 
 
+def best_trial(sweep: SweepConfig, trials: list[Trial]) -> Trial | None:
+    """The trial with the best metric; None where no trial has one (every trial failed, say)."""
+    scored = [t for t in trials if t.metric is not None and not nan(t.metric) and t.run_dir]
+    return min(scored, key=_sort_key(sweep)) if scored else None
+
+
 def write_best(sweep_dir: Path, sweep: SweepConfig, trials: list[Trial]) -> Trial | None:
-    """best.yaml: the resolved config of the best trial, ready for ``nnlab train``."""
-    scored = [t for t in trials if t.metric is not None and not _nan(t.metric) and t.run_dir]
-    if not scored:
+    """best.yaml: the resolved config of the best trial, ready for ``nnlab train``; None (and no file)
+    where no trial has a metric."""
+    best = best_trial(sweep, trials)
+    if best is None:
         return None
-    best = sorted(scored, key=_sort_key(sweep))[0]
     config = load_yaml(RunFolder(best.run_dir).config_file.read_text())
     header = (
         f"# best trial of sweep {sweep_dir.name}: trial {best.index}, {sweep.metric} {best.metric:.6g} "

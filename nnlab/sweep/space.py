@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -153,14 +154,107 @@ def plan_trials(sweep: SweepConfig, base: dict, trials: int | None = None) -> li
         combos = itertools.product(*(sweep.parameters[p].values for p in paths))
         planned = [dict(zip(paths, combo)) for combo in combos]
     else:
-        n = trials or sweep.trials
-        rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(sweep.seed).spawn(n)]
-        planned = [{p: d.sample(rng) for p, d in sweep.parameters.items()} for rng in rngs]
+        planned = sample_trials(sweep, trials or sweep.trials)
     out = []
     for i, values in enumerate(planned):
         raw = trial_config(base, values, i)
         out.append({"trial": i, "values": values, "config": raw})
     return out
+
+
+def check_metric(sweep: SweepConfig, base: dict, planned: list[dict]) -> None:
+    """Refuse, before any trial runs, a ``metric`` that the trials' metrics.csv will not have.
+
+    A run's columns follow from its config and its data: epoch, lr, train_loss; train_accuracy for a
+    classification task; penalty where a regularizer adds to the loss; val_loss and val_accuracy (or val_r2
+    for regression) where there is a validation split; seconds; weight_change with ``training.tol``. These
+    are the columns of ``Trainer._row`` and of its ``Convergence`` callback (nnlab/training/loop.py,
+    nnlab/training/callbacks.py; tests/test_sweep_output.py checks that the two agree). The task and the
+    size of the validation split come from building the base config's dataset once; a trial that sets
+    ``data.split.val`` has a validation split where its fraction is above 0.
+    """
+    from nnlab.components.regularizers import build_regularizers
+    from nnlab.config import validate
+    from nnlab.data.core import raw_splits
+    from nnlab.errors import did_you_mean
+
+    cfg = validate(copy.deepcopy(base), source="base")
+    data = raw_splits(cfg.data, cfg.seed)
+    task, base_val = data.task, len(data.X_val) > 0
+
+    def columns(c) -> list[str]:
+        has_val = base_val if c.data.split.val == cfg.data.split.val else c.data.split.val > 0
+        cols = ["epoch", "lr", "train_loss"]
+        cols += ["train_accuracy"] if task == "classification" else []
+        cols += ["penalty"] if any(not r.is_constraint for r in build_regularizers(c.regularization)) else []
+        cols += ["val_loss", "val_accuracy" if task == "classification" else "val_r2"] if has_val else []
+        return cols + ["seconds"] + (["weight_change"] if c.training.tol else [])
+
+    missing = []  # (planned trial, its config, its columns) of the trials without the metric
+    for p in planned:
+        c = validate(copy.deepcopy(p["config"]), source=f"trial {p['trial']}")
+        cols = columns(c)
+        if sweep.metric not in cols:
+            missing.append((p, c, cols))
+    if not missing:
+        return
+    p, c, cols = missing[0]
+    # the other task's figure (val_r2 on a classification task) is the likely slip: suggest this task's
+    other = re.sub(r"_(r2|accuracy|acc)$", "_accuracy" if task == "classification" else "_r2", sweep.metric)
+    hint = f" — did you mean '{other}'?" if other in cols else did_you_mean(sweep.metric, cols)
+    if len(missing) == len(planned):
+        split = f"validation split {c.data.split.val:g}" if "val_loss" in cols else "no validation split"
+        raise ConfigError(
+            f"metric: '{sweep.metric}' is not a column of the trials' metrics.csv: the trials ({task}, {split}) "
+            f"write {', '.join(cols)}{hint}"
+        )
+    shown = ", ".join(f"{k}={v!r}" for k, v in p["values"].items())
+    raise ConfigError(
+        f"metric: '{sweep.metric}' would be missing from the metrics.csv of {len(missing)} of the {len(planned)} "
+        f"trials, which could then not be ranked: trial {p['trial']} ({shown}) writes {', '.join(cols)}{hint}"
+    )
+
+
+#: how many times a random trial equal to an earlier one is drawn again in a space with distributions
+REDRAWS = 100
+
+
+def sample_trials(sweep: SweepConfig, n: int) -> list[dict]:
+    """``n`` random trials from the sweep's seed, without repeating a trial while that can be avoided.
+
+    Trial i draws from its own generator (spawned from the seed), so its values depend only on the seed and
+    the trials before it: asking for more trials extends the same list. A trial identical to an earlier one
+    is drawn again from the same generator: in a space of ``values`` lists only this samples the
+    combinations without replacement until every one has been drawn (only then do trials repeat); in a
+    space with distributions a repeat (a narrow ``int`` range, say) is drawn again up to ``REDRAWS`` times.
+    """
+    combos = choice_combinations(sweep)
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(sweep.seed).spawn(n)]
+    seen: set[str] = set()
+    planned = []
+    for rng in rngs:
+        for attempt in itertools.count():
+            values = {p: d.sample(rng) for p, d in sweep.parameters.items()}
+            key = _key(values)
+            if key not in seen or (len(seen) >= combos if combos else attempt >= REDRAWS):
+                break
+        seen.add(key)
+        planned.append(values)
+    return planned
+
+
+def choice_combinations(sweep: SweepConfig) -> int | None:
+    """The number of distinct trials of a space of ``values`` lists only; None where a parameter has a
+    distribution."""
+    if any(d.distribution != "choice" for d in sweep.parameters.values()):
+        return None
+    return math.prod(len({_key(v) for v in d.values}) for d in sweep.parameters.values())
+
+
+def _key(value) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def trial_config(base: dict, values: dict, index: int) -> dict:
