@@ -104,3 +104,9 @@ def test_train_threads_limits_blas_and_the_optimizer_split(cli, runs_dir, monkey
     assert seen == [(1, [1] * len(seen[0][1]))] and seen[0][1]
     bad = cli("train", CONFIGS / "xor.yaml", "--runs-dir", runs_dir, "--threads", "0")
     assert bad.exit_code == 2 and "--threads" in bad.output and "Traceback" not in bad.output
+
+
+def test_train_help_says_where_the_output_goes(cli):
+    flat = " ".join(cli("train", "--help").output.split())
+    assert "the progress and the summary table go to stdout; errors, warnings and the resume hint to stderr" in flat
+    assert "plain lines without escape codes" in flat and "NO_COLOR" in flat
