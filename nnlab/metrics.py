@@ -26,6 +26,16 @@ def metric_mode(name: str, mode: str = "auto") -> str:
     return "max" if HIGHER_IS_BETTER.intersection(name.lower().split("_")) else "min"
 
 
+def row_columns(task: str, has_val: bool, penalty: bool, tol: bool) -> list[str]:
+    """The columns of a run's metrics.csv, in order: for its task, with or without a validation split, a
+    penalty (a regularizer that adds to the loss) and ``training.tol`` (weight_change). The one list the
+    training loop writes and a sweep checks its metric against."""
+    cols = ["epoch", "lr", "train_loss"] + (["train_accuracy"] if task == "classification" else [])
+    cols += ["penalty"] if penalty else []
+    cols += ["val_loss", "val_accuracy" if task == "classification" else "val_r2"] if has_val else []
+    return cols + ["seconds"] + (["weight_change"] if tol else [])
+
+
 def improves(value, best, mode: str, min_delta: float = 0.0) -> bool:
     """Whether ``value`` beats ``best`` by more than ``min_delta`` in the direction ``mode`` (a first value
     beats None; NaN and None never improve)."""

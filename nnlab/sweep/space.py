@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from nnlab.config import format_errors, load_yaml, set_value, validate
 from nnlab.errors import ConfigError
-from nnlab.metrics import metric_mode
+from nnlab.metrics import metric_mode, row_columns
 
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "int", "qloguniform")
 
@@ -168,8 +168,7 @@ def check_metric(sweep: SweepConfig, base: dict, planned: list[dict]) -> None:
     A run's columns follow from its config and its data: epoch, lr, train_loss; train_accuracy for a
     classification task; penalty where a regularizer adds to the loss; val_loss and val_accuracy (or val_r2
     for regression) where there is a validation split; seconds; weight_change with ``training.tol``. These
-    are the columns of ``Trainer._row`` and of its ``Convergence`` callback (nnlab/training/loop.py,
-    nnlab/training/callbacks.py; tests/test_sweep_output.py checks that the two agree). The task and the
+    are ``nnlab.metrics.row_columns``, the very list the training loop writes. The task and the
     size of the validation split come from building the base config's dataset once; a trial that sets
     ``data.split.val`` has a validation split where its fraction is above 0.
     """
@@ -184,11 +183,8 @@ def check_metric(sweep: SweepConfig, base: dict, planned: list[dict]) -> None:
 
     def columns(c) -> list[str]:
         has_val = base_val if c.data.split.val == cfg.data.split.val else c.data.split.val > 0
-        cols = ["epoch", "lr", "train_loss"]
-        cols += ["train_accuracy"] if task == "classification" else []
-        cols += ["penalty"] if any(not r.is_constraint for r in build_regularizers(c.regularization)) else []
-        cols += ["val_loss", "val_accuracy" if task == "classification" else "val_r2"] if has_val else []
-        return cols + ["seconds"] + (["weight_change"] if c.training.tol else [])
+        penalty = any(not r.is_constraint for r in build_regularizers(c.regularization))
+        return row_columns(task, has_val, penalty, bool(c.training.tol))
 
     missing = []  # (planned trial, its config, its columns) of the trials without the metric
     for p in planned:

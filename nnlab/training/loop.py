@@ -25,7 +25,7 @@ import numpy as np
 
 from nnlab.components.scratch import scratch
 from nnlab.experiment import Diverged, Experiment
-from nnlab.metrics import evaluate, predicted_classes
+from nnlab.metrics import evaluate, predicted_classes, row_columns
 from nnlab.runs.folder import RunFolder
 from nnlab.training import state
 from nnlab.training.callbacks import BestTracker, Callback, Convergence, EarlyStopping, ScheduleWatch
@@ -62,6 +62,8 @@ class Trainer:
         cfg = experiment.config
         es = cfg.training.early_stopping
         self.monitor = cfg.training.monitor or default_monitor(experiment)
+        has_val, tol = len(experiment.splits.X_val) > 0, bool(cfg.training.tol and "weights" in experiment.net.params)
+        self.columns = row_columns(experiment.splits.task, has_val, bool(experiment.penalties), tol)
         self.early_stopping = (
             EarlyStopping(es.monitor, es.patience, es.min_delta, es.restore_best, es.mode) if es else None
         )
@@ -217,18 +219,21 @@ class Trainer:
         self.emit("on_epoch_end", epoch, row)
 
     def _row(self, sums: dict, t0: float) -> dict:
-        """The epoch's metrics row: epoch, lr, train loss (and accuracy, penalty), validation figures, seconds."""
+        """The epoch's metrics row, in the columns of ``metrics.row_columns`` (weight_change, last, is added
+        by the Convergence callback)."""
         exp, s = self.experiment, self.experiment.splits
         n = len(s.X_train)
-        row = {"epoch": self.epoch + 1, "lr": self.lr, "train_loss": sums["train_loss_sum"] / n}
-        if s.task == "classification":
-            row["train_accuracy"] = sums["correct"] / n
-        if exp.penalties:
-            row["penalty"] = sums["penalty_sum"] / n
         val = evaluate(exp.net, exp.loss, s.X_val, s.y_val, s.task)
-        row.update({f"val_{k}": v for k, v in val.items() if k in ("loss", "accuracy", "r2")})
-        row["seconds"] = time.perf_counter() - t0
-        return row
+        figures = {
+            "epoch": self.epoch + 1,
+            "lr": self.lr,
+            "train_loss": sums["train_loss_sum"] / n,
+            "train_accuracy": sums["correct"] / n,
+            "penalty": sums["penalty_sum"] / n,
+            **{f"val_{k}": v for k, v in val.items()},
+            "seconds": time.perf_counter() - t0,
+        }
+        return {c: figures[c] for c in self.columns if c in figures}
 
     def _test_figures(self) -> dict:
         """The test split's figures of the ``best`` checkpoint, the one ``nnlab eval RUN`` evaluates by
