@@ -42,8 +42,9 @@ def components(kind, as_json):
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from nnlab.cli.render import console
 
     table = Table(title="nnlab components", show_lines=False)
     for col in ("kind", "name", "arguments", "description"):
@@ -51,4 +52,4 @@ def components(kind, as_json):
     for r in rows:
         name = r["name"] + (f" ({', '.join(r['aliases'])})" if r["aliases"] else "")
         table.add_row(r["kind"], name, ", ".join(r["arguments"]), r["description"])
-    Console().print(table)
+    console().print(table)
