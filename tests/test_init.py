@@ -64,6 +64,8 @@ def test_the_starter_is_sized_from_the_data(cli, here):
     cfg = parse_config(wide.stdout)
     assert cfg.model.hidden == [128, 64] and cfg.model.dropout > 0 and cfg.data.dataset_args()["features"] == 40
     assert "2000 examples of 40 features, 4 classes" in wide.stdout and "40 → 128 → 64 → 4" in wide.stdout
+    noisy = parse_config(cli("init", "blobs", "noise=1.5e0", "spread=5E-1").stdout)  # numbers as users write them
+    assert noisy.data.dataset_args()["noise"] == 1.5 and noisy.data.dataset_args()["spread"] == 0.5
     sine = parse_config(cli("init", "sine").stdout)
     assert sine.loss == "mse" and sine.model.activation == "tanh"  # regression
     table = parse_config(cli("init", "xor").stdout)
@@ -193,6 +195,14 @@ def test_gradcheck_finds_a_shipped_example(cli, here):
     r = cli("gradcheck", "configs/moons.yaml", "--samples", 4, "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["passed"] is True
+
+
+def test_every_command_that_reads_a_config_finds_the_shipped_examples():
+    from nnlab.cli import _shipped_example, main
+
+    for command, argument in (("train", "config"), ("gradcheck", "config"), ("sweep", "sweep_file")):
+        (param,) = [p for p in main.commands[command].params if p.name == argument]
+        assert param.callback is _shipped_example or "_shipped_example" in param.callback.__code__.co_names
 
 
 def test_the_shipped_sweep_finds_its_base_config(here):

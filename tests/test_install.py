@@ -15,7 +15,7 @@ IRIS = """\
 name: iris-user
 data: {name: iris, split: {val: 0.2, test: 0.2}, preprocess: standardize}
 model: {hidden: [8], activation: tanh}
-optimizer: {name: adam, lr: 1.0e-3}
+optimizer: {name: adam, lr: 1e-3}
 training: {epochs: 2, batch_size: 16}
 """
 

@@ -78,9 +78,13 @@ def _shipped_example(ctx, param, value):
 
 def _find_examples(command, argument: str) -> None:
     """Let ``command``'s config ``argument`` fall back to the shipped examples (after its own callback)."""
-    (param,) = [p for p in command.params if p.name == argument]
-    own = param.callback
-    param.callback = (lambda c, p, v: _shipped_example(c, p, own(c, p, v))) if own else _shipped_example
+    for param in command.params:
+        if param.name == argument:  # tests/test_init.py checks that each command has one
+            param.callback = _after(param.callback) if param.callback else _shipped_example
+
+
+def _after(own):
+    return lambda ctx, param, value: _shipped_example(ctx, param, own(ctx, param, value))
 
 
 def _register():

@@ -60,6 +60,7 @@ def init(dataset, dataset_args, output, force, show_list):
 def _parse_arguments(items) -> dict:
     import yaml
 
+    from nnlab.config.yamlio import load_yaml  # numbers as users write them: 1e-3
     from nnlab.errors import ConfigError
 
     args = {}
@@ -68,7 +69,7 @@ def _parse_arguments(items) -> dict:
         if not eq or not key.strip():
             raise ConfigError(f"dataset argument '{item}' must look like KEY=VALUE (e.g. path=data.csv)")
         try:
-            args[key.strip()] = yaml.safe_load(text) if text.strip() else None
+            args[key.strip()] = load_yaml(text) if text.strip() else None
         except yaml.YAMLError:
             raise ConfigError(f"dataset argument '{item}': the value '{text}' is not valid YAML") from None
     return args
