@@ -17,6 +17,41 @@ def weights_of(sizes: list[int]) -> int:
 
 
 # ----------------------------------------------------------------------------------------------- nnlab
+def nnlab_config(data, hidden, optimizer, batch_size, epochs=1, activation="relu", loss=None, output=None, seed=0):
+    return {
+        "name": "bench",
+        "seed": seed,
+        "data": data,
+        "model": {"hidden": list(hidden), "activation": activation, **({"output": output} if output else {})},
+        "optimizer": optimizer,
+        "training": {"epochs": epochs, "batch_size": batch_size},
+        **({"loss": loss} if loss else {}),
+    }
+
+
+def nnlab_steps(data: dict, hidden, optimizer: dict, batch_size: int, seed=0):
+    """``steps(n)``: n more of the training steps of nnlab's loop (a shuffled batch gathered, then
+    ``Experiment.train_step``), without the epoch around them, so that a caller can time short runs of
+    steps and interleave them finely."""
+    from nnlab.config import validate
+    from nnlab.experiment import Experiment
+
+    exp = Experiment.from_config(validate(nnlab_config(data, hidden, optimizer, batch_size, seed=seed)))
+    X, y, B = exp.splits.X_train, exp.splits.y_train, batch_size
+    perm = np.random.default_rng(seed).permutation(len(X))
+    xb, yb = np.empty((B, X.shape[1]), X.dtype), np.empty(B, y.dtype)
+    at = [0]
+
+    def steps(n: int) -> None:
+        for _ in range(n):
+            i = at[0] = (at[0] + B) % (len(X) - B)
+            np.take(X, perm[i : i + B], axis=0, out=xb, mode="clip")
+            np.take(y, perm[i : i + B], axis=0, out=yb, mode="clip")
+            exp.train_step(xb, yb, optimizer["lr"])
+
+    return steps
+
+
 def nnlab_epochs(
     data: dict,
     hidden,
@@ -39,15 +74,7 @@ def nnlab_epochs(
     from nnlab.training import start
     from nnlab.training.callbacks import Callback
 
-    raw = {
-        "name": "bench",
-        "seed": seed,
-        "data": data,
-        "model": {"hidden": list(hidden), "activation": activation, **({"output": output} if output else {})},
-        "optimizer": optimizer,
-        "training": {"epochs": epochs, "batch_size": batch_size},
-        **({"loss": loss} if loss else {}),
-    }
+    raw = nnlab_config(data, hidden, optimizer, batch_size, epochs, activation, loss, output, seed)
 
     class Clock(Callback):
         def __init__(self):

@@ -40,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from frameworks import (  # noqa: E402
     nnlab_epochs,
+    nnlab_steps,
     sklearn_epochs,
     torch_accuracy,
     torch_epochs,
@@ -241,15 +242,18 @@ def paths(batches, rounds, optimizers) -> tuple[list[dict], list[dict]]:
         lr = 1e-3 if opt_name == "adam" else 0.01
         step_us = optimizer_step_us(opt_name, lr)
         for batch in batches:
+            chunks = step_ratios(opt_name, lr, batch, 10 * rounds)
             order = [names[(r + i) % k] for r in range(3 * rounds + 1) for i in range(k)]
             marks, busy = [], []  # (wall, others' CPU seconds) at each epoch's start and end; others' share
 
             def before(epoch, order=order, marks=marks):
-                parallel.fast_paths(**PATH_SETTINGS[order[epoch - 1]])
+                parallel.fast_paths(**PATH_SETTINGS[order[len(marks)]])  # the epochs this run has begun
                 marks.append((time.perf_counter(), cpu_of_others()))
 
-            def between(trainer, marks=marks, busy=busy):
+            def between(trainer, marks=marks, busy=busy, order=order):
                 (w0, c0), (w1, c1) = marks[-1], (time.perf_counter(), cpu_of_others())
+                in_force = {p: parallel.fast(p) for p in parallel.PATHS}
+                assert in_force == PATH_SETTINGS[order[len(busy)]], (in_force, order[len(busy)])
                 busy.append((c1 - c0) / (w1 - w0) / (os.cpu_count() or 1) if c0 is not None else 0.0)
                 if len(busy) % k == 0 and sum(quiet_rounds(busy, k)[1:]) >= rounds:
                     trainer.stop("completed", "enough quiet rounds")
@@ -293,6 +297,7 @@ def paths(batches, rounds, optimizers) -> tuple[list[dict], list[dict]]:
                         "min": min(ratios[name]),
                         "max": max(ratios[name]),
                         "rounds": f"{len(used)}/{len(quiet) - 1}" + ("" if any(quiet[1:]) else " busy"),
+                        "steps/all_on": statistics.median(chunks[name]),
                         "step_us": step_us[name],
                     }
                 )
@@ -307,6 +312,7 @@ def paths(batches, rounds, optimizers) -> tuple[list[dict], list[dict]]:
                         "min_%": 100 * (min(r) - 1),
                         "max_%": 100 * (max(r) - 1),
                         "rounds": rows[-1]["rounds"],
+                        "steps_gain_%": 100 * (statistics.median(chunks[without]) - 1),
                         "step_us_with": step_us["all on"],
                         "step_us_without": step_us[without],
                     }
@@ -339,6 +345,27 @@ def cpu_of_others() -> float | None:
         return None
 
 
+def step_ratios(opt_name: str, lr: float, batch: int, rounds: int, chunk: int = 50) -> dict[str, list[float]]:
+    """Each setting's ratio to all-on for runs of ``chunk`` training steps (the loop's work per batch, without
+    the epoch's), settings taking turns run by run in an order that rotates by round: a round lasts well
+    under a second, so that the machine's drift falls on all alike. A warm-up round first."""
+    names, k = list(PATH_SETTINGS), len(PATH_SETTINGS)
+    steps = nnlab_steps(FASHION, [256, 128], {"name": opt_name, "lr": lr}, batch)
+    ratios = {name: [] for name in names}
+    with parallel.fast_paths():
+        for r in range(rounds + 1):
+            secs = {}
+            for name in [names[(r + i) % k] for i in range(k)]:
+                parallel.fast_paths(**PATH_SETTINGS[name])
+                t0 = time.perf_counter()
+                steps(chunk)
+                secs[name] = time.perf_counter() - t0
+            if r:
+                for name in names:
+                    ratios[name].append(secs[name] / secs["all on"])
+    return ratios
+
+
 def optimizer_step_us(opt_name: str, lr: float, steps: int = 300) -> dict[str, float]:
     """Median µs of one optimizer step on 784-256-128-10's flat weight buffer, for each path setting, the
     settings taking turns step by step."""
@@ -365,12 +392,13 @@ def optimizer_step_us(opt_name: str, lr: float, steps: int = 300) -> dict[str, f
 
 
 def gain_lines(gains: list[dict]) -> list[str]:
-    """One sentence per path, optimizer and batch: what turning the path off costs an epoch."""
+    """One line per path, optimizer and batch: how much longer nnlab's training is without the path."""
     opt_names = {"adam": "Adam", "sgd": "SGD"}
     return [
-        f"- {g['path']}: {g['gain_%']:+.1f} % of {opt_names.get(g['optimizer'], g['optimizer'])}'s epoch at "
-        f"batch {g['batch']} (how much longer the epoch is without, median over {g['rounds']} rounds; each "
-        f"round {g['min_%']:+.1f} to {g['max_%']:+.1f} %); one optimizer step {g['step_us_with']:.0f} µs with, "
+        f"- {g['path']}, {opt_names.get(g['optimizer'], g['optimizer'])} at batch {g['batch']}: "
+        f"{g['steps_gain_%']:+.1f} % (training steps, taking turns by runs of 50); "
+        f"{g['gain_%']:+.1f} % (epochs taking turns, median over {g['rounds']} rounds, each round "
+        f"{g['min_%']:+.1f} to {g['max_%']:+.1f} %); one optimizer step {g['step_us_with']:.0f} µs with it, "
         f"{g['step_us_without']:.0f} µs without"
         for g in gains
     ]
@@ -582,10 +610,15 @@ def main() -> None:
             "## nnlab's speed paths, Fashion-MNIST 784-256-128-10, float32\n",
             "Each setting of `nnlab.parallel.fast_paths` (`NNLAB_FAST_PATHS`) in turn, epoch by epoch in one "
             "run; `epoch/all_on` is the median over rounds of each epoch over the all-on epoch of its round "
-            "(`min`, `max`: the rounds' extremes); `step_us`: one optimizer step on the 235 146 weights alone.\n",
+            "(`min`, `max`: the rounds' extremes); `steps/all_on`: the same for runs of 50 training steps taking "
+            "turns (a finer interleave, without the epoch's own work); `step_us`: one optimizer step on the "
+            "235 146 weights alone.\n",
             table(rows),
             "",
-            "What each path gains:\n",
+            "What each path gains: how much longer training takes without it than with everything on. The "
+            "runs of steps are the precise measure; epochs, seconds long, pick up more of a shared machine's "
+            "drift (each round's range says how much; plain SGD never splits its update while BLAS is at "
+            "hand, so its thread-split line shows that noise).\n",
             *gain_lines(gains),
         ]
     if "small" in sections:
