@@ -1,8 +1,8 @@
 """nnlab's speed beside PyTorch (CPU) and scikit-learn, on the same networks, data and machine.
 
-    python benchmarks/run.py                  # everything (6-7 minutes on 2 cores)
+    python benchmarks/run.py                  # everything (11-12 minutes on 2 cores)
     python benchmarks/run.py --quick          # fewer epochs and batch sizes (about 2 minutes)
-    python benchmarks/run.py --only paths     # what each of nnlab's speed paths gains (about 3 minutes)
+    python benchmarks/run.py --only paths     # what each of nnlab's speed paths gains (6-7 minutes)
     python benchmarks/run.py --no-fast-paths  # everything with them off (results in results/no_fast_paths/)
 
 Every comparison runs its frameworks in one process on the same arrays; on Fashion-MNIST they take turns
@@ -603,7 +603,7 @@ def main() -> None:
             table(acc),
         ]
     if "paths" in sections:
-        rows, gains = paths([128] if q else [32, 128], 3 if q else 6, ["adam", "sgd"])
+        rows, gains = paths([128] if q else [32, 128], 2 if q else 6, ["adam", "sgd"])
         save("paths", rows)
         save("path_gains", gains)
         parts["paths"] = [
