@@ -15,11 +15,12 @@ thread it), so the optimizer's own split (``nnlab.parallel``) calls it on each p
 ``address``): one pass where NumPy needs three (Adam's m ← β₁m + (1−β₁)g: 49 µs a step instead of 156 on
 235 k weights).
 
-What it gains (``python benchmarks/run.py --only paths``, two runs on a 2-core machine, Fashion-MNIST
-784-256-128-10, training steps with these calls turned off and everything else on): plain SGD's training
-took 4 % and 6 % longer without them at batch 128, 1 % and 12 % at batch 32; Adam's 4 % and 5 % at batch
-128, 3 % and 10 % at batch 32. Small, but above nothing in each of sixteen measures (steps and epochs,
-two runs; the benchmark's own noise, read off the thread split that plain SGD never takes, was up to 5 %).
+What it gains (``python benchmarks/run.py --only paths`` and a full run, three runs on a 2-core machine,
+Fashion-MNIST 784-256-128-10, runs of training steps with these calls turned off and everything else on):
+plain SGD's training took 4, 6 and 7 % longer without them at batch 128 (1, 12 and 13 % at batch 32);
+Adam's 4, 5 and 2 % at batch 128 (10, 3 and 5 % at batch 32). Small, but above zero in every measure
+(runs of steps and whole epochs alike) but one epoch-level 0.0 %; the benchmark's own noise, read off
+the thread split that plain SGD never takes, was up to 5 % on runs of steps.
 """
 
 from __future__ import annotations

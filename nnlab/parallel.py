@@ -2,14 +2,17 @@
 
 A matmul runs on every core (BLAS threads); a NumPy ufunc runs on one, but releases the GIL while it loops.
 The largest elementwise cost of an epoch is the optimizer's update over the flat parameter buffers (Adam:
-a dozen passes over every parameter, ~0.7 ms a step on Fashion-MNIST's 235 k weights), so ``split`` cuts
-such a buffer into contiguous pieces, one per thread, and runs the same function on each. Every element
-sees exactly the same arithmetic whatever the cut, so results are bit-identical for any number of threads
-(resumes and seeds stay exact).
+a dozen passes over every parameter, ~0.85 ms a step on one core for Fashion-MNIST's 235 k weights), so
+``split`` cuts such a buffer into contiguous pieces, one per thread, and runs the same function on each.
+Every element sees exactly the same arithmetic whatever the cut, so results are bit-identical for any
+number of threads (resumes and seeds stay exact).
 
-What it gains (``python benchmarks/run.py --only paths``, two runs on a 2-core machine, Fashion-MNIST
-784-256-128-10, the split turned off with everything else on): Adam's training took 18 % and 28 % longer
-without it at batch 32, 3 % and 8 % at batch 128; its step alone 0.58–0.61 ms with, 0.68–0.73 ms without.
+What it gains (``python benchmarks/run.py --only paths`` and a full run, three runs on a 2-core machine,
+Fashion-MNIST 784-256-128-10, runs of training steps with the split turned off and everything else on):
+Adam's training took 18, 28 and 13 % longer without it at batch 32, 8, 3 and 11 % at batch 128; its step
+alone 0.56–0.61 ms with, 0.68–0.73 ms without. It needs ``OPENBLAS_THREAD_TIMEOUT=4`` (``import nnlab``
+sets it): with OpenBLAS's default (28, ~0.1 s of spinning after each product) Adam's steps at batch 128
+took 3.1 ms instead of 2.6 (five pairs of processes taking turns).
 Adam, AdamW, RMSprop and Adagrad use it, and SGD where BLAS is not at hand; plain SGD and SGD with momentum
 otherwise go through BLAS's own threads (``nnlab.blas``) and never split.
 
