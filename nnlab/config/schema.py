@@ -209,6 +209,12 @@ class Config(_Model):
         return v
 
     @field_validator("schedule")
+    snapshots: int | None = Field(
+        None,
+        ge=1,
+        description="keep the network's weights every K epochs (and before the first) in snapshots.safetensors, "
+        "for nnlab plot --animate; held in memory until the run ends: for small networks",
+    )
     @classmethod
     def _schedule(cls, v):
         from nnlab.components.schedules import check_schedule

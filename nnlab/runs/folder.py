@@ -4,6 +4,7 @@ and the only code that writes them (atomically, fsynced: ``nnlab.atomic``).
     <runs>/<name>-<YYYYMMDD-HHMMSS>-<4 hex>/
       config.yaml, metrics.csv, summary.json
       checkpoints/best.safetensors, last.safetensors, epoch-0010.safetensors
+      snapshots.safetensors                           (training.snapshots: the weights every K epochs)
       eval-<split>.json, confusion-<split>.csv        (written by nnlab eval)
 """
 
@@ -43,6 +44,7 @@ class RunFolder:
     """One run folder: where each file is, reading it, and writing it."""
 
     CONFIG, METRICS, SUMMARY, CHECKPOINTS = "config.yaml", "metrics.csv", "summary.json", "checkpoints"
+    SNAPSHOTS = "snapshots.safetensors"
     #: checkpoints kept by name; the others are ``epoch-NNNN``
     NAMED = ("best", "last")
     SUFFIX = ".safetensors"
@@ -101,6 +103,10 @@ class RunFolder:
     @property
     def checkpoints_dir(self) -> Path:
         return self.path / self.CHECKPOINTS
+
+    @property
+    def snapshots_file(self) -> Path:
+        return self.path / self.SNAPSHOTS
 
     @staticmethod
     def epoch_name(epoch: int) -> str:
@@ -198,6 +204,12 @@ class RunFolder:
 
         atomic_write(self.checkpoint_file(name), encode(tensors, meta, encoded))
 
+    def save_snapshots(self, tensors: dict, meta: dict) -> None:
+        """Write snapshots.safetensors (``nnlab.training.snapshots``), in the checkpoint format."""
+        from nnlab.runs.checkpoint import encode
+
+        atomic_write(self.snapshots_file, encode(tensors, meta))
+
     def write_report(self, stem: str, obj) -> Path:
         """``eval-<stem>.json`` (``nnlab eval``'s report)."""
         path = self.path / f"eval-{stem}.json"
@@ -255,7 +267,14 @@ class RunFolder:
 
     def remove_stale_temporaries(self) -> list[Path]:
         """Delete the temporary files that a killed atomic write of the trainer left in the folder."""
-        names = (self.CONFIG, self.METRICS, self.SUMMARY, *(f"{n}{self.SUFFIX}" for n in self.NAMED), "epoch-")
+        names = (
+            self.CONFIG,
+            self.METRICS,
+            self.SUMMARY,
+            self.SNAPSHOTS,
+            *(f"{n}{self.SUFFIX}" for n in self.NAMED),
+            "epoch-",
+        )
         removed = []
         for folder in (self.path, self.checkpoints_dir):
             for tmp in folder.glob(".*.tmp"):

@@ -31,6 +31,7 @@ from nnlab.training import state
 from nnlab.training.callbacks import BestTracker, Callback, Convergence, EarlyStopping, ScheduleWatch
 from nnlab.training.interrupt import signal_name, stop_on_signals
 from nnlab.training.persistence import RunWriter
+from nnlab.training.snapshots import Snapshots
 
 PROGRESS_INTERVAL = 0.2  # seconds between progress updates inside an epoch
 
@@ -95,6 +96,8 @@ class Trainer:
             out.append(Convergence(cfg.training.tol))
         if self.early_stopping is not None:
             out.append(self.early_stopping)
+        if cfg.training.snapshots:
+            out.append(Snapshots(cfg.training.snapshots))
         return out + list(exp.rule.callbacks)
 
     # ----- what callbacks and handlers read and call -------------------------------------------
