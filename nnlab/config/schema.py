@@ -151,6 +151,12 @@ class TrainingConfig(_Model):
     )
     grad_clip: float | None = Field(None, gt=0, description="max global gradient norm")
     checkpoint_every: int | None = Field(None, ge=1, description="also keep epoch-NNNN.safetensors every K epochs")
+    snapshots: int | None = Field(
+        None,
+        ge=1,
+        description="keep the network's weights every K epochs (and before the first) in snapshots.safetensors, "
+        "for nnlab plot --animate; held in memory until the run ends: for small networks",
+    )
     tol: float | None = Field(None, gt=0, description="stop when Σ|W − W_old| over an epoch < tol (deck 003)")
     save_interval: float = Field(
         1.0,
@@ -209,12 +215,6 @@ class Config(_Model):
         return v
 
     @field_validator("schedule")
-    snapshots: int | None = Field(
-        None,
-        ge=1,
-        description="keep the network's weights every K epochs (and before the first) in snapshots.safetensors, "
-        "for nnlab plot --animate; held in memory until the run ends: for small networks",
-    )
     @classmethod
     def _schedule(cls, v):
         from nnlab.components.schedules import check_schedule
