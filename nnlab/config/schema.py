@@ -139,6 +139,13 @@ class EarlyStoppingConfig(_Model):
     mode: Literal["auto", "min", "max"] = "auto"
 
 
+class DivergenceConfig(_Model):
+    """When a run whose loss stays finite counts as diverged (``training.divergence``)."""
+
+    factor: float = Field(100.0, gt=1, description="a training loss above factor × the initial loss is out of bounds")
+    patience: int = Field(3, ge=1, description="epochs in a row out of bounds that end the run as diverged")
+
+
 class TrainingConfig(_Model):
     epochs: int = Field(20, ge=1)
     batch_size: int | Literal["full"] = Field(32, description="1 = SGD, B = mini-batch, 'full' = full-batch GD")
@@ -169,6 +176,22 @@ class TrainingConfig(_Model):
         "rule on one layer of step units) or adaline (Widrow–Hoff's delta rule on a linear unit), deck 002",
     )
     shuffle: bool = Field(True, description="present the training examples in a new random order every epoch")
+    divergence: DivergenceConfig | None = Field(
+        DivergenceConfig(),
+        description="end the run as diverged when the training loss stays above factor × its initial loss for "
+        "patience epochs in a row (a non-finite loss always does); off (false) to let such a run go on",
+    )
+    diagnostics: bool = Field(
+        False,
+        description="per-layer gradient norms and update/weight ratios, means over each epoch's batches, as "
+        "metrics.csv columns grad_norm_1, ..., update_ratio_1, ...",
+    )
+
+    @field_validator("divergence", mode="before")
+    @classmethod
+    def _divergence(cls, v):
+        """``off`` / ``false`` turn the rule off (as null does), ``on`` / ``true`` give its defaults."""
+        return None if v is False else {} if v is True else v
 
     @field_validator("batch_size")
     @classmethod
