@@ -56,10 +56,12 @@ class Experiment:
     overfit: int | None = None
 
     @classmethod
-    def from_config(cls, config: Config, overfit: int | None = None) -> Experiment:
+    def from_config(cls, config: Config, overfit: int | None = None, dataset=None) -> Experiment:
+        """Everything ``config`` builds; ``dataset``: a ``nnlab.data.core.Dataset`` given in memory
+        (``nnlab.data.memory.from_arrays``) in place of the one the config names."""
         if overfit is not None and overfit < 1:
             raise ConfigError(f"--overfit must be a positive number of examples, got {overfit}")
-        splits, preprocessor = load_splits(config.data, config.seed, np.dtype(config.dtype))
+        splits, preprocessor = load_splits(config.data, config.seed, np.dtype(config.dtype), dataset)
         rngs = generators(config.seed)
         if overfit:
             _keep(splits, overfit, rngs["overfit"])

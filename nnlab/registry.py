@@ -222,7 +222,7 @@ BUILTINS: dict[str, tuple[str, ...]] = {
     "schedule": ("nnlab.components.schedules",),
     "regularizer": ("nnlab.components.regularizers",),
     "layer": ("nnlab.components.layers",),
-    "dataset": ("nnlab.data.synthetic", "nnlab.data.real", "nnlab.data.files"),
+    "dataset": ("nnlab.data.synthetic", "nnlab.data.real", "nnlab.data.files", "nnlab.data.memory"),
 }
 
 

@@ -100,15 +100,16 @@ def split_dataset(ds: Dataset, val: float, test: float, rng: np.random.Generator
     return out
 
 
-def raw_splits(data_cfg, seed: int) -> Splits:
-    """Build the configured dataset and split it, without preprocessing: features as the dataset gives
-    them, regression targets as (m, k). The same seed gives the same rows in the same order."""
+def raw_splits(data_cfg, seed: int, dataset: Dataset | None = None) -> Splits:
+    """Build the configured dataset (or take ``dataset``, arrays given in memory: ``nnlab.data.memory``) and
+    split it, without preprocessing: features as the dataset gives them, regression targets as (m, k). The
+    same seed gives the same rows in the same order."""
     from nnlab.registry import registry
     from nnlab.seeds import streams
 
     ss = streams(seed)
     data_ss, split_ss = ss["data"], ss["split"]
-    ds = registry("dataset").build(
+    ds = dataset or registry("dataset").build(
         {"name": data_cfg.name, **data_cfg.dataset_args()}, rng=np.random.default_rng(data_ss)
     )
     split_seed = data_cfg.split.seed
@@ -158,14 +159,15 @@ def preprocess_splits(raw: Splits, pre, dtype) -> Splits:
     )
 
 
-def load_splits(data_cfg, seed: int, dtype) -> tuple[Splits, object]:
-    """Build the configured dataset, split it and fit the preprocessing on the train split only.
+def load_splits(data_cfg, seed: int, dtype, dataset: Dataset | None = None) -> tuple[Splits, object]:
+    """Build the configured dataset (or take ``dataset``), split it and fit the preprocessing on the train
+    split only.
 
     Returns the splits (preprocessed, in ``dtype``) and the fitted preprocessor.
     """
     from nnlab.data.preprocess import build_preprocessor
 
-    raw = raw_splits(data_cfg, seed)
+    raw = raw_splits(data_cfg, seed, dataset)
     pre = build_preprocessor(data_cfg.preprocess)
     pre.fit(raw.X_train, impute=raw.impute)
     return preprocess_splits(raw, pre, dtype), pre
