@@ -19,10 +19,11 @@ from nnlab.architecture import build_network, output_units, resolve
 from nnlab.components.regularizers import build_regularizers
 from nnlab.components.schedules import build_schedule
 from nnlab.config import Config
+from nnlab.data.augment import build_augmenter
 from nnlab.data.core import load_splits
 from nnlab.errors import ConfigError
 from nnlab.registry import registry
-from nnlab.seeds import generators
+from nnlab.seeds import generators, streams
 from nnlab.training.rules import build_rule
 
 
@@ -54,6 +55,8 @@ class Experiment:
     n_batches: int = 1
     #: train on this many examples and validate on the same (deck 002's sanity check); None: all
     overfit: int | None = None
+    #: data.augment: ``augment(x, epoch, batch)`` gives a training batch's augmented copy; None: no augmentation
+    augment: object = None
 
     @classmethod
     def from_config(cls, config: Config, overfit: int | None = None, dataset=None) -> Experiment:
@@ -90,6 +93,7 @@ class Experiment:
             batch_size=batch_size,
             n_batches=n_batches,
             overfit=overfit,
+            augment=build_augmenter(cfg.data, preprocessor, splits.n_features, streams(cfg.seed)["augment"], cfg.dtype),
         )
 
     @property

@@ -7,7 +7,7 @@ import numpy as np
 
 #: a purpose added later goes at the end: SeedSequence.spawn's i-th child does not depend on how many there are,
 #: so the streams of the others stay what they were
-PURPOSES = ("data", "split", "init", "shuffle", "dropout", "overfit")
+PURPOSES = ("data", "split", "init", "shuffle", "dropout", "overfit", "augment")
 
 
 def streams(seed: int) -> dict[str, np.random.SeedSequence]:

@@ -4,6 +4,7 @@ and the only code that writes them (atomically, fsynced: ``nnlab.atomic``).
     <runs>/<name>-<YYYYMMDD-HHMMSS>-<4 hex>/
       config.yaml, metrics.csv, summary.json
       checkpoints/best.safetensors, last.safetensors, epoch-0010.safetensors
+      checkpoints/swa.safetensors, ema.safetensors       (training.swa / training.ema)
       snapshots.safetensors                           (training.snapshots: the weights every K epochs)
       eval-<split>.json, confusion-<split>.csv        (written by nnlab eval)
 """
@@ -46,7 +47,7 @@ class RunFolder:
     CONFIG, METRICS, SUMMARY, CHECKPOINTS = "config.yaml", "metrics.csv", "summary.json", "checkpoints"
     SNAPSHOTS = "snapshots.safetensors"
     #: checkpoints kept by name; the others are ``epoch-NNNN``
-    NAMED = ("best", "last")
+    NAMED = ("best", "last", "swa", "ema")
     SUFFIX = ".safetensors"
 
     def __init__(self, path: str | Path):

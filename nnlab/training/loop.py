@@ -28,6 +28,7 @@ from nnlab.experiment import Diverged, Experiment
 from nnlab.metrics import evaluate, predicted_classes, row_columns
 from nnlab.runs.folder import RunFolder
 from nnlab.training import state
+from nnlab.training.averaging import averaging_callbacks
 from nnlab.training.callbacks import BestTracker, Callback, Convergence, EarlyStopping, ScheduleWatch
 from nnlab.training.interrupt import signal_name, stop_on_signals
 from nnlab.training.persistence import RunWriter
@@ -70,6 +71,7 @@ class Trainer:
         )
         self.callbacks: list[Callback] = [*self.default_callbacks(), *callbacks]
         self.callbacks += [BestTracker(self.monitor), RunWriter(folder, cfg.training.save_interval, cfg.training.checkpoint_every)]
+        self.step_callbacks = [cb for cb in self.callbacks if hasattr(cb, "on_step")]  # after every batch
         self.history: list[dict] = []
         self.best: dict | None = None
         self.is_best = False  # whether the epoch that just ended is the best so far (BestTracker)
@@ -98,7 +100,7 @@ class Trainer:
             out.append(self.early_stopping)
         if cfg.training.snapshots:
             out.append(Snapshots(cfg.training.snapshots))
-        return out + list(exp.rule.callbacks)
+        return out + list(exp.rule.callbacks) + averaging_callbacks(cfg.training)
 
     # ----- what callbacks and handlers read and call -------------------------------------------
     net = property(lambda self: self.experiment.net)
@@ -202,8 +204,12 @@ class Trainer:
                 xs, ys = (xb, yb) if len(idx) == B else (xb[: len(idx)], yb[: len(idx)])
                 np.take(X, idx, axis=0, out=xs, mode="clip")  # mode "raise" would buffer a copy
                 np.take(y, idx, axis=0, out=ys, mode="clip")
+            if exp.augment is not None:
+                xs = exp.augment(xs, epoch, b)  # a new array: X itself stays as it is
             self.lr, self.batch = exp.schedule.lr(epoch, step + b), b
             value, pen, out = exp.train_step(xs, ys, self.lr)
+            for cb in self.step_callbacks:
+                cb.on_step(self, epoch, b)
             sums["train_loss_sum"] += value * len(xs)
             sums["penalty_sum"] += pen * len(xs)
             if classify:

@@ -36,6 +36,10 @@ def capture(run, copy: bool = False, metrics: bool = True) -> tuple[dict, dict]:
     tensors.update(exp.preprocessor.state())
     if run.position is not None and run.epoch_start_weights is not None:
         tensors[EPOCH_START_WEIGHTS] = run.epoch_start_weights
+    averages = {}
+    for cb in _averaging(run):  # training.swa / ema: their running averages (nnlab.training.averaging)
+        arrays, averages[cb.key] = cb.checkpoint_state()
+        tensors.update({k: np.array(v, copy=True) if copy else v for k, v in arrays.items()})
     early = run.early_stopping
     meta = {
         "nnlab_version": __version__,
@@ -54,7 +58,13 @@ def capture(run, copy: bool = False, metrics: bool = True) -> tuple[dict, dict]:
         "wall_seconds": run.wall_seconds(),
         "resumes": run.resumes,
     }
+    if averages:
+        meta["averages"] = averages
     return tensors, meta
+
+
+def _averaging(run) -> list:
+    return [cb for cb in getattr(run, "callbacks", ()) if hasattr(cb, "checkpoint_state")]
 
 
 def restore(run, tensors: dict, meta: dict) -> None:
@@ -78,6 +88,8 @@ def restore(run, tensors: dict, meta: dict) -> None:
     run.resumes = list(meta.get("resumes") or [])
     run.resume_at = meta.get("position")
     run.epoch_start_weights = tensors.get(EPOCH_START_WEIGHTS) if run.resume_at else None
+    for cb in _averaging(run):
+        cb.load_checkpoint_state(tensors, (meta.get("averages") or {}).get(cb.key))
 
 
 def summary(run) -> dict:
@@ -105,6 +117,7 @@ def summary(run) -> dict:
         "overfit": overfit_check(run),
         "wall_seconds": run.wall_seconds(),
         "resumes": run.resumes,
+        **_averaged_figures(run),
         "versions": {
             "nnlab": __version__,
             "python": platform.python_version(),
@@ -112,6 +125,12 @@ def summary(run) -> dict:
             "pydantic": pydantic.__version__,
         },
     }
+
+
+def _averaged_figures(run) -> dict:
+    """``{"averages": {"swa": {...}}}``: the figures of the averaged models (training.swa / ema), once saved."""
+    figures = {cb.key: cb.figures for cb in _averaging(run) if cb.figures}
+    return {"averages": figures} if figures else {}
 
 
 def overfit_check(run) -> dict | None:
