@@ -63,6 +63,15 @@ class DataConfig(_Model):
     name: str
     split: SplitConfig = SplitConfig()
     preprocess: Spec = "none"
+    augment: dict[str, Any] | None = Field(None, description="random variants of the training images (nnlab.data.augment)")
+    image_shape: list[int] | None = Field(None, description="[height, width] of an example's pixels; default: a square")
+
+    @field_validator("augment", "image_shape")
+    @classmethod
+    def _augment(cls, v, info):
+        from nnlab.data.augment import check_augment, check_image_shape
+
+        return check_augment(v) if info.field_name == "augment" else check_image_shape(v)
 
     @model_validator(mode="after")
     def _dataset_args(self):
@@ -176,6 +185,15 @@ class TrainingConfig(_Model):
         "rule on one layer of step units) or adaline (Widrow–Hoff's delta rule on a linear unit), deck 002",
     )
     shuffle: bool = Field(True, description="present the training examples in a new random order every epoch")
+    swa: Any = Field(None, description="stochastic weight averaging, {start: 0.75} (nnlab.training.averaging)")
+    ema: Any = Field(None, description="exponential moving average of the weights, {decay: 0.999}")
+
+    @field_validator("swa", "ema")
+    @classmethod
+    def _averaging(cls, v, info):
+        from nnlab.training.averaging import check_averaging
+
+        return check_averaging(info.field_name, v)
     divergence: DivergenceConfig | None = Field(
         DivergenceConfig(),
         description="end the run as diverged when the training loss stays above factor × its initial loss for "
