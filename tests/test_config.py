@@ -72,7 +72,7 @@ def test_bad_overrides(override, message):
         ),
         (
             "data: {name: moons}\nmodel: {hidden: [8]}\ntraining: {epochs: 0}",
-            "training.epochs: input should be greater",
+            "training.epochs: must be ≥ 1, got 0",
         ),
         ("data: {name: moons}\nmodel: {hidden: [8]}\ntraining: {batch_size: half}", "training.batch_size"),
         ("data: {name: moonz}\nmodel: {hidden: [8]}", "did you mean 'moons'"),

@@ -7,8 +7,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from nnlab.config.messages import format_errors, parse_path
-from nnlab.config.schema import Config, DataConfig, submodel
+from nnlab.config.base import submodel
+from nnlab.config.messages import format_errors, parse_path, show
+from nnlab.config.schema import Config, DataConfig
 from nnlab.config.yamlio import load_yaml
 from nnlab.errors import ConfigError, did_you_mean
 
@@ -21,9 +22,14 @@ def load_config(path: str | Path, overrides: list[str] = (), seed: int | None = 
     if path.is_dir():
         raise ConfigError(f"'{path}' is a folder, not a config file")
     try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read config file '{path}': {e}") from None
+        text = path.read_text(encoding="utf-8-sig")  # whatever the locale; a byte-order mark is no key
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"config file '{path}' is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}): "
+            "save it as UTF-8"
+        ) from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file '{path}': {e.strerror or e}") from None
     return parse_config(text, overrides, source=str(path), seed=seed)
 
 
@@ -35,10 +41,15 @@ def parse_config(text: str, overrides: list[str] = (), source: str = "<config>",
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
         raise ConfigError(f"{source}:{where}: malformed YAML: {problem}") from None
+    if raw is None and not overrides:
+        raise ConfigError(
+            f"{source}: the config is empty; give at least data: {{name: ...}} and model: {{hidden: [...]}}"
+        )
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: a config is a mapping of keys (data, model, ...), got {type(raw).__name__}")
+        kind = {list: "a list", str: "a string"}.get(type(raw), f"the value {show(raw)}")
+        raise ConfigError(f"{source}: a config is a mapping of keys (data, model, ...), got {kind}")
     for item in overrides:
         apply_override(raw, item)
     if seed is not None:

@@ -8,7 +8,8 @@ import re
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from nnlab.config.schema import Config, submodel
+from nnlab.config.base import submodel
+from nnlab.config.schema import Config
 from nnlab.config.yamlio import compose_yaml
 from nnlab.errors import did_you_mean
 
@@ -24,21 +25,81 @@ def format_errors(
     root: type[BaseModel] | None = None,
     overrides: tuple[str, ...] | list[str] = (),
 ) -> str:
-    """One line per error: ``optimizer.lr: must be > 0, got -1 (c.yaml, line 4)``, or ``(from -o
-    optimizer.lr=-1)`` where an override of ``overrides`` set the value."""
+    """One line: the first error, ``optimizer.lr: must be > 0, got -1 (c.yaml, line 4)``, or ``(from -o
+    optimizer.lr=-1)`` where an override of ``overrides`` set the value; the places of any other errors after it.
+
+    pydantic reports each member of a union (``batch_size: int | 'full'``) as an error of its own, under its
+    type's name (``training.batch_size.int``): they are told as one, ``must be an integer or 'full'``."""
     changed = [(parse_path(item.partition("=")[0].strip()) or [], item) for item in overrides]
-    lines = []
+    groups: dict[str, list] = {}
     for err in e.errors():
-        loc, msg = _place(err, root or Config)
-        lines.append(f"{_dotted(loc) or 'config'}: {msg}{_where(loc, source, text, changed)}")
-    # pydantic reports each branch of a union; keep the first message per path
-    seen, out = set(), []
-    for ln in lines:
-        key = ln.split(":", 1)[0]
-        if key not in seen:
-            seen.add(key)
-            out.append(ln)
-    return "\n".join(out)
+        err = {**err, "loc": [p for p in err["loc"] if not _is_tag(p)]}
+        groups.setdefault(_dotted(err["loc"]), []).append(err)
+    lines = []
+    for errs in groups.values():
+        loc, msg = _place(errs[0], root or Config) if len(errs) == 1 else _union(errs)
+        msg = " ".join(msg.split())  # one line, whatever a validator wrote
+        lines.append(
+            (_dotted(loc) or "config", f"{_dotted(loc) or 'config'}: {msg}{_where(loc, source, text, changed)}")
+        )
+    first = lines[0][1]
+    others = list(dict.fromkeys(path for path, _ in lines[1:] if path != lines[0][0]))
+    return first + (f"; more errors at: {', '.join(others)}" if others else "")
+
+
+#: how pydantic names a union's members in an error's place: ``int``, ``literal['full']``, ``function-after[...]``
+_TAGS = {"int", "float", "str", "bool", "none", "dict", "list"}
+
+
+def _is_tag(part) -> bool:
+    return isinstance(part, str) and (part in _TAGS or "[" in part or part.startswith("function-"))
+
+
+#: what an error of each pydantic type says the value must be
+_EXPECTS = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "list_type": "a list",
+    "none_required": "null",
+}
+_BOUNDS = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", "≥"), "less_than": ("lt", "<")}
+_BOUNDS["less_than_equal"] = ("le", "≤")
+
+
+def _union(errs: list) -> tuple[list, str]:
+    """The errors of one place, one per member of its type's union, as one message."""
+    typed = [err for err in errs if err["type"] in _EXPECTS or err["type"] == "literal_error"]
+    if len(typed) < len(errs):
+        own = next(err for err in errs if err not in typed)  # a member's own check says more than its type
+        return _place(own, Config)
+    value = errs[0].get("input")
+    parts, choices = [], []
+    for err in typed:
+        if err["type"] == "literal_error":
+            choices += re.findall(r"'([^']*)'", err["ctx"]["expected"])
+            parts.append(", ".join(f"'{c}'" for c in choices))
+        else:
+            parts.append(_EXPECTS[err["type"]])
+    hint = did_you_mean(value, choices) if isinstance(value, str) and choices else ""
+    return errs[0]["loc"], f"must be {' or '.join(dict.fromkeys(parts))}, got {show(value)}{hint}"
+
+
+def show(value) -> str:
+    """A value as the YAML wrote it, shortened: ``true``, ``null``, ``'fulll'``, ``[1, 2]``."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def parse_path(key: str) -> list[str | int] | None:
@@ -57,12 +118,12 @@ def parse_path(key: str) -> list[str | int] | None:
 
 def _place(err, root: type[BaseModel]) -> tuple[list, str]:
     """The error's place in the config (as a loc) and its message, told the way a user reads it."""
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
+    loc = [p for p in err["loc"] if not _is_tag(p)]
     msg = err["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
             msg = msg[len(prefix) :]
-    kind = err["type"]
+    kind, value = err["type"], err.get("input")
     if kind == "extra_forbidden":
         model = _model_at(loc[:-1], root)
         choices = model.model_fields if model else {}
@@ -71,12 +132,21 @@ def _place(err, root: type[BaseModel]) -> tuple[list, str]:
         )
     elif kind == "missing":
         msg = "is required"
+    elif kind in _EXPECTS:
+        msg = f"must be {_EXPECTS[kind]}, got {show(value)}"
+    elif kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", err["ctx"]["expected"])
+        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+        msg = f"must be one of {', '.join(repr(c) for c in choices)}, got {show(value)}{hint}"
+    elif kind in _BOUNDS:
+        key, sign = _BOUNDS[kind]
+        msg = f"must be {sign} {err['ctx'][key]}, got {show(value)}"
     elif kind.startswith("value_error") or kind == "assertion_error":
         relative = _RELATIVE.fullmatch(msg)
-        if relative and loc:  # a part of the field: model.hidden[1], regularization.l2
+        if relative:  # a part of the field: model.hidden[1], regularization.l2
             loc, msg = loc + parse_path("x" + relative.group(1))[1:], relative.group(2)
     else:
-        msg = f"{msg[0].lower()}{msg[1:]}, got {err.get('input')!r}"
+        msg = f"{msg[0].lower()}{msg[1:]}, got {show(value)}"
     if not loc:  # a check across sections names its own place: "model.hidden: ..."
         head, sep, rest = msg.partition(": ")
         path = parse_path(head) if sep and re.fullmatch(r"[a-z_]+(\.[a-z_]+|\[\d+\])*", head) else None

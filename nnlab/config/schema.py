@@ -7,12 +7,12 @@ can train is asked of ``nnlab.training.rules``, and which loss fits which output
 
 from __future__ import annotations
 
-import typing
 from contextlib import contextmanager
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from nnlab.config.base import Section
 from nnlab.config.yamlio import dump_yaml
 from nnlab.errors import NnlabError
 from nnlab.registry import registry
@@ -37,8 +37,7 @@ def _check_spec(kind: str, spec, **kw):
     return spec
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+_Model = Section  # every section of this module derives from it
 
 
 class SplitConfig(_Model):
@@ -46,7 +45,7 @@ class SplitConfig(_Model):
     test: float = Field(
         0.0, ge=0, lt=1, description="fraction held out for testing (unless the dataset has its own test split)"
     )
-    seed: int | None = Field(None, description="seed of the split; the run's seed when null")
+    seed: int | None = Field(None, ge=0, description="seed of the split; the run's seed when null")
     stratify: bool = True
 
     @model_validator(mode="after")
@@ -63,7 +62,9 @@ class DataConfig(_Model):
     name: str
     split: SplitConfig = SplitConfig()
     preprocess: Spec = "none"
-    augment: dict[str, Any] | None = Field(None, description="random variants of the training images (nnlab.data.augment)")
+    augment: dict[str, Any] | None = Field(
+        None, description="random variants of the training images (nnlab.data.augment)"
+    )
     image_shape: list[int] | None = Field(None, description="[height, width] of an example's pixels; default: a square")
 
     @field_validator("augment", "image_shape")
@@ -194,6 +195,7 @@ class TrainingConfig(_Model):
         from nnlab.training.averaging import check_averaging
 
         return check_averaging(info.field_name, v)
+
     divergence: DivergenceConfig | None = Field(
         DivergenceConfig(),
         description="end the run as diverged when the training loss stays above factor × its initial loss for "
@@ -221,7 +223,7 @@ class TrainingConfig(_Model):
 
 class Config(_Model):
     name: str = "run"
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     dtype: Literal["float32", "float64"] = "float32"
     data: DataConfig
     model: ModelConfig
@@ -301,11 +303,3 @@ class Config(_Model):
 
     def to_yaml(self) -> str:
         return dump_yaml(self.to_dict(), sort_keys=False, allow_unicode=True)
-
-
-def submodel(annotation) -> type[BaseModel] | None:
-    """The section model a field holds (``TrainingConfig`` for ``training``), None for a plain value."""
-    for t in (annotation, *typing.get_args(annotation)):
-        if isinstance(t, type) and issubclass(t, BaseModel):
-            return t
-    return None
