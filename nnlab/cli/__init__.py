@@ -29,6 +29,10 @@ class NnlabGroup(click.Group):
             except NnlabError as e:
                 error(str(e))
                 ctx.exit(2)
+            except click.UsageError as e:  # a command's bad option or argument: one line too, with where to look
+                command = f"{ctx.info_name} {ctx.invoked_subcommand}" if ctx.invoked_subcommand else ctx.info_name
+                error(f"{' '.join(e.format_message().split())} (see: {command} -h)")
+                ctx.exit(2)
             except KeyboardInterrupt:  # Ctrl-C outside a training loop (which handles its own)
                 error("interrupted")
                 ctx.exit(130)
