@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import click
 
-from nnlab.cli.options import COMMAND, overrides_option
+from nnlab.cli.options import COMMAND, COUNT, POSITIVE, overrides_option
 
 
 @click.command(context_settings=COMMAND)
 @click.argument("config", type=click.Path(dir_okay=False))
 @overrides_option
-@click.option("--samples", default=8, show_default=True, help="Training examples in the checked batch.")
-@click.option("--eps", default=1e-5, show_default=True, help="Step ε of the centred differences.")
-@click.option("--tol", default=1e-6, show_default=True, help="Largest relative error that passes.")
+@click.option("--samples", type=COUNT, default=8, show_default=True, help="Training examples in the checked batch.")
+@click.option("--eps", type=POSITIVE, default=1e-5, show_default=True, help="Step ε of the centred differences.")
+@click.option("--tol", type=POSITIVE, default=1e-6, show_default=True, help="Largest relative error that passes.")
 @click.option(
     "--max-entries",
+    type=COUNT,
     default=200,
     show_default=True,
     help="Entries checked per tensor: all of smaller ones, a seeded sample of larger ones.",
