@@ -26,14 +26,22 @@ def metric_mode(name: str, mode: str = "auto") -> str:
     return "max" if HIGHER_IS_BETTER.intersection(name.lower().split("_")) else "min"
 
 
-def row_columns(task: str, has_val: bool, penalty: bool, tol: bool) -> list[str]:
+def row_columns(task: str, has_val: bool, penalty: bool, tol: bool, diagnostics: int = 0) -> list[str]:
     """The columns of a run's metrics.csv, in order: for its task, with or without a validation split, a
-    penalty (a regularizer that adds to the loss) and ``training.tol`` (weight_change). The one list the
-    training loop writes and a sweep checks its metric against."""
+    penalty (a regularizer that adds to the loss), ``training.tol`` (weight_change) and
+    ``training.diagnostics`` for a network of ``diagnostics`` weight layers (grad_norm_1, ...,
+    update_ratio_1, ...: W^[1] is the first). The one list the training loop writes and a sweep checks its
+    metric against."""
     cols = ["epoch", "lr", "train_loss"] + (["train_accuracy"] if task == "classification" else [])
     cols += ["penalty"] if penalty else []
     cols += ["val_loss", "val_accuracy" if task == "classification" else "val_r2"] if has_val else []
-    return cols + ["seconds"] + (["weight_change"] if tol else [])
+    return cols + ["seconds"] + (["weight_change"] if tol else []) + diagnostics_columns(diagnostics)
+
+
+def diagnostics_columns(layers: int) -> list[str]:
+    """``training.diagnostics``' columns for ``layers`` weight layers: grad_norm_1, ..., update_ratio_1, ..."""
+    numbers = range(1, layers + 1)
+    return [f"grad_norm_{i}" for i in numbers] + [f"update_ratio_{i}" for i in numbers]
 
 
 def improves(value, best, mode: str, min_delta: float = 0.0) -> bool:

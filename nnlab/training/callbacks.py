@@ -96,13 +96,15 @@ class EarlyStopping(Callback):
 
 class BestTracker(Callback):
     """Keeps ``run.best``, the epoch with the best value of ``training.monitor`` so far, and sets
-    ``run.is_best`` for the run folder's writer."""
+    ``run.is_best`` for the run folder's writer. An epoch whose loss is out of ``training.divergence``'s
+    bounds (``run.suspect``) is never the best, whatever its metric."""
 
     def __init__(self, monitor: str):
         self.monitor, self.mode = monitor, metric_mode(monitor)
 
     def on_epoch_end(self, run, epoch, row):
         value = row.get(self.monitor)
-        run.is_best = improves(value, None if run.best is None else run.best["value"], self.mode)
+        best = None if run.best is None else run.best["value"]
+        run.is_best = not run.suspect and improves(value, best, self.mode)  # never an epoch out of bounds
         if run.is_best:
             run.best = {"epoch": epoch + 1, "monitor": self.monitor, "value": value, "metrics": row}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from nnlab.runs.folder import RunFolder
 from nnlab.training import state
 from nnlab.training.averaging import averaging_callbacks
 from nnlab.training.callbacks import BestTracker, Callback, Convergence, EarlyStopping, ScheduleWatch
+from nnlab.training.diagnostics import BatchDiagnostics, DivergenceWatch, GradientWatch
 from nnlab.training.interrupt import signal_name, stop_on_signals
 from nnlab.training.persistence import RunWriter
 from nnlab.training.snapshots import Snapshots
@@ -65,12 +67,21 @@ class Trainer:
         es = cfg.training.early_stopping
         self.monitor = cfg.training.monitor or default_monitor(experiment)
         has_val, tol = len(experiment.splits.X_val) > 0, bool(cfg.training.tol and "weights" in experiment.net.params)
-        self.columns = row_columns(experiment.splits.task, has_val, bool(experiment.penalties), tol)
+        #: training.diagnostics: the per-batch gradient figures (None: the training step as it is)
+        self.diagnostics = BatchDiagnostics(experiment.net) if cfg.training.diagnostics else None
+        layers = len(self.diagnostics.views) if self.diagnostics else 0
+        self.columns = row_columns(experiment.splits.task, has_val, bool(experiment.penalties), tol, layers)
+        self.gradients = GradientWatch(experiment.net)  # the last batch's of each epoch: summary.json
+        self.suspect = False  # the epoch that just ended is out of training.divergence's bounds
+        self.kept_epoch: int | None = None  # a diverged run: the epoch of the last good checkpoint kept
         self.early_stopping = (
             EarlyStopping(es.monitor, es.patience, es.min_delta, es.restore_best, es.mode) if es else None
         )
         self.callbacks: list[Callback] = [*self.default_callbacks(), *callbacks]
-        self.callbacks += [BestTracker(self.monitor), RunWriter(folder, cfg.training.save_interval, cfg.training.checkpoint_every)]
+        self.callbacks += [
+            BestTracker(self.monitor),
+            RunWriter(folder, cfg.training.save_interval, cfg.training.checkpoint_every),
+        ]
         self.step_callbacks = [cb for cb in self.callbacks if hasattr(cb, "on_step")]  # after every batch
         self.history: list[dict] = []
         self.best: dict | None = None
@@ -100,7 +111,9 @@ class Trainer:
             out.append(self.early_stopping)
         if cfg.training.snapshots:
             out.append(Snapshots(cfg.training.snapshots))
-        return out + list(exp.rule.callbacks) + averaging_callbacks(cfg.training)
+        div = cfg.training.divergence
+        watch = [DivergenceWatch(div.factor, div.patience, exp.expected_initial_loss)] if div else []
+        return out + list(exp.rule.callbacks) + averaging_callbacks(cfg.training) + watch
 
     # ----- what callbacks and handlers read and call -------------------------------------------
     net = property(lambda self: self.experiment.net)
@@ -172,6 +185,7 @@ class Trainer:
             else:
                 self.status = "completed"
         except Diverged as d:
+            self.gradients.largest_now(self.epoch + 1)  # the diverging batch's gradients
             self.status, self.reason = "diverged", self._diverged_reason(d)
             return
         if self._stop:
@@ -196,6 +210,10 @@ class Trainer:
         sums = {k: start.get(k, 0) for k in ("train_loss_sum", "penalty_sum", "correct")}
         t0 = time.perf_counter() - start.get("seconds", 0.0)
         last_report, step = time.monotonic(), epoch * exp.n_batches
+        train_step = exp.train_step
+        if self.diagnostics is not None:
+            self.diagnostics.load_state_dict(start.get("diagnostics"))
+            train_step = self.diagnostics.wrap(train_step)
         for b in range(start.get("batch", 0), exp.n_batches):
             if full:
                 xs, ys = X, y
@@ -207,7 +225,7 @@ class Trainer:
             if exp.augment is not None:
                 xs = exp.augment(xs, epoch, b)  # a new array: X itself stays as it is
             self.lr, self.batch = exp.schedule.lr(epoch, step + b), b
-            value, pen, out = exp.train_step(xs, ys, self.lr)
+            value, pen, out = train_step(xs, ys, self.lr)
             for cb in self.step_callbacks:
                 cb.on_step(self, epoch, b)
             sums["train_loss_sum"] += value * len(xs)
@@ -220,8 +238,11 @@ class Trainer:
             if self.signal is not None and b + 1 < exp.n_batches:
                 self.position = {"epoch": epoch, "batch": b + 1, "shuffle_state": shuffle_state, **sums}
                 self.position["seconds"] = time.perf_counter() - t0
+                if self.diagnostics is not None:
+                    self.position["diagnostics"] = self.diagnostics.state_dict()
                 self.emit("on_interrupt", self.position)
                 return
+        self.gradients.measure(epoch + 1)
         row = self._row(sums, t0)
         self.history.append(row)
         self.epoch = epoch + 1
@@ -241,6 +262,7 @@ class Trainer:
             "penalty": sums["penalty_sum"] / n,
             **{f"val_{k}": v for k, v in val.items()},
             "seconds": time.perf_counter() - t0,
+            **(self.diagnostics.row() if self.diagnostics is not None else {}),
         }
         return {c: figures[c] for c in self.columns if c in figures}
 
@@ -266,9 +288,22 @@ class Trainer:
         return figures
 
     def _diverged_reason(self, d: Diverged) -> str:
-        return (
-            f"the loss became {d.value} at epoch {self.epoch + 1}, batch {self.batch + 1}; try a lower learning "
-            f"rate (optimizer.lr, now {self.lr:g}) or gradient clipping (training.grad_clip)"
+        return f"the loss became {d.value} at epoch {self.epoch + 1}, batch {self.batch + 1}"
+
+    def _keep_last_good(self) -> None:
+        """A diverged run ends with the weights of its last good checkpoint, which the writer kept as ``last``
+        (``nnlab.training.persistence``), and its reason says what was seen and what to try."""
+        from nnlab.runs.checkpoint import subset
+
+        tensors, meta = self.folder.load_checkpoint("last")
+        self.net.load_state_dict(subset(tensors, "model"))
+        self.kept_epoch, g = int(meta["epoch"]), self.gradients
+        largest = f", the largest gradient norm seen {g.largest:.3g} (epoch {g.largest_epoch})" if g.largest else ""
+        kept = "the initial weights" if self.kept_epoch == 0 else f"epoch {self.kept_epoch}"
+        self.reason += (
+            f"; the learning rate was {self.lr:g}{largest}. Try a lower learning rate (optimizer.lr, e.g. "
+            f"{self.lr / 10:g}), gradient clipping (training.grad_clip) or standardized inputs (data.preprocess: "
+            f"standardize). The last good checkpoint ({kept}) is kept: checkpoints/last.safetensors"
         )
 
     def _interrupt_reason(self) -> str:
@@ -293,9 +328,13 @@ class Trainer:
 
     def _finish(self) -> RunResult:
         self.emit("on_run_end")  # the folder written; early stopping's best weights restored
-        if self.status not in ("diverged", "interrupted"):
+        if self.status == "diverged":
+            self._keep_last_good()
+        elif self.status != "interrupted":
             self.test_metrics = self._test_figures()
         summary = state.summary(self)
+        if summary["gradients"] and summary["gradients"]["warning"]:
+            warnings.warn(summary["gradients"]["warning"], stacklevel=2)
         self.folder.write_summary(summary)
         self.emit("on_train_end", summary)
         signal = self.signal if self.status == "interrupted" else None
@@ -320,9 +359,7 @@ def start(config, runs_dir="runs", callbacks=(), overfit: int | None = None) -> 
     return Trainer(experiment, RunFolder.create(runs_dir, experiment.config.name), callbacks)
 
 
-def train(
-    config, runs_dir="runs", callbacks=(), overfit: int | None = None, handle_signals: bool = True
-) -> RunResult:
+def train(config, runs_dir="runs", callbacks=(), overfit: int | None = None, handle_signals: bool = True) -> RunResult:
     """Train ``config`` into a new run folder under ``runs_dir``; returns the run's status, summary, history
     and trained network (``result.network``).
 

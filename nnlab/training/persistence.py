@@ -96,13 +96,19 @@ class RunWriter(Callback):
         self.written_epoch = None  # the epoch the files on disk are up to date with
         self.metrics_text = MetricsText()
         self.history_json = HistoryJSON()
+        self.initial: tuple[dict, dict] | None = None  # the run's start, until a ``last`` is on disk
 
     def on_train_begin(self, run):
         self.folder.write_config(run.experiment.config.to_yaml())
         self.write_summary(run)
+        if not self.folder.checkpoint_file("last").is_file():
+            self.initial = capture(run, copy=True)  # the last good checkpoint of a run diverging at once
 
     def on_epoch_end(self, run, epoch, row):
-        """Remember a new best; write the folder when it is due (the run's end is written by on_run_end)."""
+        """Remember a new best; write the folder when it is due (the run's end is written by on_run_end). An
+        epoch out of ``training.divergence``'s bounds is not written: ``last`` stays the last good one."""
+        if run.suspect:
+            return
         if run.is_best:
             self.best_state = capture(run, copy=True, metrics=False)
         done = epoch + 1
@@ -114,9 +120,16 @@ class RunWriter(Callback):
         """``last`` in the middle of an epoch, with the position the rest of the epoch needs."""
         tensors, meta = capture(run)
         self.folder.save_checkpoint("last", tensors, meta)
+        self.initial = None
 
     def on_run_end(self, run):
-        """Write what is not on disk yet (a mid-epoch interruption has written its own ``last``)."""
+        """Write what is not on disk yet (a mid-epoch interruption has written its own ``last``). A diverged
+        run keeps the ``last`` it has (the run's start where it has none) and gets every metrics row."""
+        if run.status == "diverged":
+            self.flush(run, last=False)
+            if self.initial is not None:
+                self.folder.save_checkpoint("last", *self.initial)
+            return
         if self.written_epoch != run.epoch or self.best_state is not None:
             self.flush(run, last=run.position is None)
 
@@ -127,6 +140,7 @@ class RunWriter(Callback):
             history = {"metrics": self.history_json(run.history)}
             if last:
                 self.folder.save_checkpoint("last", tensors, meta, history)
+                self.initial = None
             if epoch_file is not None:
                 self.folder.save_checkpoint(epoch_file, tensors, meta, history)
         if self.best_state is not None:

@@ -57,6 +57,7 @@ def capture(run, copy: bool = False, metrics: bool = True) -> tuple[dict, dict]:
         "initial_loss": run.initial_loss,
         "wall_seconds": run.wall_seconds(),
         "resumes": run.resumes,
+        "gradients": run.gradients.state_dict(),
     }
     if averages:
         meta["averages"] = averages
@@ -86,6 +87,7 @@ def restore(run, tensors: dict, meta: dict) -> None:
     run.initial_loss = meta.get("initial_loss")
     run.prior_seconds = float(meta.get("wall_seconds") or 0.0)
     run.resumes = list(meta.get("resumes") or [])
+    run.gradients.load_state_dict(meta.get("gradients"))
     run.resume_at = meta.get("position")
     run.epoch_start_weights = tensors.get(EPOCH_START_WEIGHTS) if run.resume_at else None
     for cb in _averaging(run):
@@ -115,6 +117,7 @@ def summary(run) -> dict:
         "test": {f"test_{k}": v for k, v in run.test_metrics.items()},
         "test_checkpoint": run.test_checkpoint,
         "overfit": overfit_check(run),
+        "gradients": run.gradients.summary(),
         "wall_seconds": run.wall_seconds(),
         "resumes": run.resumes,
         **_averaged_figures(run),
