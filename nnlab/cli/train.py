@@ -6,7 +6,13 @@ import click
 
 from nnlab.cli.options import COMMAND, overrides_option
 
-RESUME_CONFLICTS = {"overrides": "-o", "seed": "--seed", "overfit": "--overfit", "runs_dir": "--runs-dir"}
+RESUME_CONFLICTS = {
+    "overrides": "-o",
+    "seed": "--seed",
+    "overfit": "--overfit",
+    "runs_dir": "--runs-dir",
+    "members": "--members",
+}
 
 
 @click.command(context_settings=COMMAND)
@@ -52,10 +58,18 @@ RESUME_CONFLICTS = {"overrides": "-o", "seed": "--seed", "overfit": "--overfit",
     help="Use N cores: the matrix products' BLAS threads and the optimizer's split update (default: all that "
     "BLAS uses; OPENBLAS_NUM_THREADS sets that too).",
 )
+@click.option(
+    "--members",
+    type=int,
+    default=None,
+    metavar="K",
+    help="Train an ensemble of K runs (seeds SEED … SEED+K−1, one data split) into one folder, and write the "
+    "ensemble's figures beside the members' (ensemble.json, eval-test-ensemble.json).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or tables.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON on stdout.")
 @click.pass_context
-def train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, threads, quiet, as_json):
+def train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, threads, members, quiet, as_json):
     """Train the network described by CONFIG (a YAML file) and write a run folder, or continue a run.
 
     Ctrl-C (SIGINT) or SIGTERM finishes the current batch, saves checkpoints/last.safetensors, marks the
@@ -72,6 +86,7 @@ def train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, t
     Example:  nnlab train configs/moons.yaml -o optimizer.lr=0.01 -o model.hidden=[32,32]
               nnlab train --resume runs/moons-20250101-120000-ab12              # continue a stopped run
               nnlab train --resume runs/moons-20250101-120000-ab12 --epochs 150 # train it longer
+              nnlab train configs/digits.yaml --members 3                       # an ensemble of 3 runs
     """
     import contextlib
 
@@ -82,10 +97,10 @@ def train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, t
     else:
         limits = contextlib.nullcontext()
     with limits:
-        _train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, quiet, as_json)
+        _train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, members, quiet, as_json)
 
 
-def _train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, quiet, as_json):
+def _train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, members, quiet, as_json):
     from nnlab.cli.render import console, progress
 
     show = not quiet and not as_json
@@ -103,13 +118,17 @@ def _train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, 
 
         overrides = [*overrides, *([f"training.epochs={epochs}"] if epochs is not None else [])]
         cfg = load_config(config, overrides, seed=seed)
+        if members is not None:
+            from nnlab.cli.members import train_members
+
+            return train_members(cfg, members, runs_dir, overfit, quiet, as_json, report)
         trainer = start(cfg, runs_dir, callbacks=callbacks, overfit=overfit)
     try:
         result = trainer.fit()
     except KeyboardInterrupt:  # a second Ctrl-C: the run stopped where it was, without saving
         _resume_hint(trainer.run_dir, trainer.reason, saved=False)
         raise SystemExit(130) from None
-    _report(result, quiet, as_json)
+    report(result, quiet, as_json)
 
 
 def _check_resume_arguments(ctx, config) -> None:
@@ -142,7 +161,7 @@ def _open_run(run_dir, epochs, callbacks, out):
     return trainer
 
 
-def _report(result, quiet: bool, as_json: bool) -> None:
+def report(result, quiet: bool, as_json: bool) -> None:
     import json
 
     from nnlab.cli import error
@@ -156,6 +175,9 @@ def _report(result, quiet: bool, as_json: bool) -> None:
         reason = summary_reason(result.summary)
         if reason is not None and result.status not in ("diverged", "interrupted"):  # stderr says those below
             out.print(reason)
+        for kind, figures in result.summary.get("averages", {}).items():  # training.swa / ema
+            shown = ", ".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in figures.items() if k.endswith("accuracy"))
+            out.print(f"{kind} checkpoint: {shown or 'saved'} (checkpoints/{kind}.safetensors)", markup=False)
         out.print(f"run folder: {result.run_dir}", soft_wrap=True, markup=False)
         if result.summary.get("overfit"):
             _overfit_line(result.summary["overfit"])

@@ -194,6 +194,11 @@ class CrossEntropy(Loss):
 
     Fused with a softmax of slope c: J = 1/m Σᵢ [log Σⱼ e^(c zᵢⱼ) − c zᵢ,yᵢ] (log-sum-exp) and
     ∂J/∂z = c (softmax(c z) − onehot(y))/m.
+
+    Label smoothing ε (``{name: cross_entropy, label_smoothing: 0.1}``; Szegedy et al. 2016): the target is
+    qᵢ = (1 − ε) onehot(yᵢ) + ε/C over the C classes instead of the one-hot vector, J = −1/m Σᵢ Σⱼ qᵢⱼ ln ŷᵢⱼ,
+    and fused ∂J/∂z = c (softmax(c z) − q)/m: the network is no longer pushed towards logits of ±∞ on the
+    training examples. Its smallest value is the entropy of q, not 0. ε = 0 (the default) is the plain loss.
     """
 
     expects_output = ("softmax",)
@@ -202,15 +207,27 @@ class CrossEntropy(Loss):
     classification = True
     _EPS = 1e-12
 
+    def __init__(self, label_smoothing: float = 0.0):
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.label_smoothing = float(label_smoothing)
+
+    def smoothed(self, target, pred):
+        """The targets as distributions (m, C): qᵢ = (1 − ε) yᵢ + ε/C (yᵢ one-hot for class indices)."""
+        y = dense_target(target, pred)
+        eps = self.label_smoothing
+        return y * y.dtype.type(1 - eps) + y.dtype.type(eps / pred.shape[1]) if eps else y
+
     def value(self, pred, target):
         target = np.asarray(target)
-        if target.ndim == 2:
-            return float(-np.sum(target * np.log(np.maximum(pred, self._EPS))) / len(pred))
+        if target.ndim == 2 or self.label_smoothing:
+            q = self.smoothed(target, pred)
+            return float(-np.sum(q * np.log(np.maximum(pred, self._EPS))) / len(pred))
         picked = pred[np.arange(len(pred)), target]
         return float(-np.mean(np.log(np.maximum(picked, self._EPS))))
 
     def grad(self, pred, target):
-        y = dense_target(target, pred)
+        y = self.smoothed(target, pred)
         return (-y / np.maximum(pred, self._EPS) / len(pred)).astype(pred.dtype, copy=False)
 
     def fused(self, z, target, activation):
@@ -224,7 +241,8 @@ class CrossEntropy(Loss):
         # s − max s (exp never overflows), each row's max as s[i, argmax sᵢ]: a third of the time of
         # s.max(axis=1) on 10 columns
         np.subtract(s, s[rows, s.argmax(axis=1)].reshape(m, 1), out=g)
-        if target.ndim == 2:  # soft / one-hot targets: Σⱼ yⱼ (lse − sⱼ)
+        if target.ndim == 2 or self.label_smoothing:  # soft / one-hot / smoothed targets: Σⱼ qⱼ (lse − sⱼ)
+            target = self.smoothed(target, z)
             shifted = g.copy()
             np.exp(g, out=g)
             total = g.sum(axis=1, keepdims=True)
