@@ -16,12 +16,14 @@ import numpy as np
 
 from nnlab import parallel
 from nnlab.architecture import build_network, output_units, resolve
+from nnlab.components.compat import check_loss_fits_classes, check_monitors
 from nnlab.components.regularizers import build_regularizers
 from nnlab.components.schedules import build_schedule
 from nnlab.config import Config
 from nnlab.data.augment import build_augmenter
 from nnlab.data.core import load_splits
 from nnlab.errors import ConfigError
+from nnlab.metrics import row_columns
 from nnlab.registry import registry
 from nnlab.seeds import generators, streams
 from nnlab.training.rules import build_rule
@@ -78,6 +80,8 @@ class Experiment:
         batch_size = n if bs == "full" else min(int(bs), n)
         n_batches = math.ceil(n / batch_size)
         regs = build_regularizers(cfg.regularization)
+        schedule = build_schedule(cfg.schedule, optimizer.lr, cfg.training.epochs, n_batches)
+        _check_against_data(cfg, splits, loss, net, schedule, any(not r.is_constraint for r in regs))
         return cls(
             config=cfg,
             splits=splits,
@@ -85,7 +89,7 @@ class Experiment:
             net=net,
             loss=loss,
             optimizer=optimizer,
-            schedule=build_schedule(cfg.schedule, optimizer.lr, cfg.training.epochs, n_batches),
+            schedule=schedule,
             rule=build_rule(cfg, net, loss, splits.task, optimizer.lr),
             penalties=[r for r in regs if not r.is_constraint],
             constraints=[r for r in regs if r.is_constraint],
@@ -176,6 +180,24 @@ class Experiment:
             for W in net.weight_matrices():
                 c.constrain(W)
         return value, pen, out
+
+
+def _check_against_data(cfg: Config, splits, loss, net, schedule, penalty: bool) -> None:
+    """What only the data decide, refused before training: binary cross-entropy on more than two classes, and
+    a monitor (early stopping's, training.monitor, reduce_on_plateau's) that names no column of metrics.csv."""
+    check_loss_fits_classes(loss, splits.task, splits.n_classes)
+    has_val = len(splits.X_val) > 0
+    tol = bool(cfg.training.tol and "weights" in net.params)
+    layers = len(net.weight_matrices()) if getattr(cfg.training, "diagnostics", None) else 0
+    columns = row_columns(splits.task, has_val, penalty, tol, layers)
+    es, monitors = cfg.training.early_stopping, {}
+    if es is not None:
+        monitors["training.early_stopping.monitor"] = es.monitor
+    if cfg.training.monitor is not None:
+        monitors["training.monitor"] = cfg.training.monitor
+    if isinstance(getattr(schedule, "monitor", None), str):
+        monitors["schedule.monitor"] = schedule.monitor
+    check_monitors(monitors, columns, splits.task, has_val)
 
 
 def clip_gradients(grads: dict, max_norm: float) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nnlab.errors import ConfigError
+from nnlab.errors import ConfigError, did_you_mean
 
 
 def check_fit(loss, output: str | None = None, activations: Iterable[tuple[str, object]] = (), rule="backprop"):
@@ -53,3 +53,31 @@ def check_network_fit(net, loss, rule: str = "backprop") -> None:
     last = net.layers[-1]
     output = last.activation.registry_name if getattr(last, "activation", None) is not None else last.describe()
     check_fit(loss, output, activations, rule)
+
+
+def check_loss_fits_classes(loss, task: str, n_classes: int) -> None:
+    """Binary cross-entropy scores one yes/no per output: on three classes or more it would train one sigmoid
+    per class, each alone, and predict by the largest of them (a multi-label model, not a classifier)."""
+    if loss.registry_name == "bce" and task == "classification" and n_classes > 2:
+        raise ConfigError(
+            f"loss: 'bce' (binary cross-entropy) is for two classes, and the data have {n_classes}; use "
+            "loss: cross_entropy (with a softmax output) to pick one class among them"
+        )
+
+
+def check_monitors(monitors: dict[str, str], columns: list[str], task: str, has_val: bool) -> None:
+    """Every metric a run watches (``monitors``: the config's key → the metric's name) is one of the
+    ``columns`` its metrics.csv will have (``nnlab.metrics.row_columns``); otherwise early stopping would stop
+    after its patience, or no epoch would ever be best."""
+    for where, name in monitors.items():
+        if name in columns:
+            continue
+        known = [c for c in columns if c not in ("epoch", "seconds")]
+        if task == "regression" and name.endswith("accuracy"):
+            why = "a regression has no accuracy; watch " + ("val_r2 or val_loss" if has_val else "train_loss")
+        elif name.startswith("val_") and not has_val:
+            instead = "train_" + name[4:] if "train_" + name[4:] in known else "train_loss"
+            why = f"the run has no validation split (data.split.val is 0); watch {instead} or set data.split.val"
+        else:
+            why = f"the run writes {', '.join(known)}{did_you_mean(name, known)}"
+        raise ConfigError(f"{where}: '{name}' is not a metric this run measures: {why}")
