@@ -55,22 +55,26 @@ def sweep(sweep_file, trials, workers, dask_address, threads, runs_dir, resume_d
     from pathlib import Path
 
     from nnlab.errors import ConfigError
-    from nnlab.sweep.runner import start_sweep
+    from nnlab.sweep.executors import check_options, make_executor
+    from nnlab.sweep.runner import check_sweep, load_sweep_dir, start_sweep
     from nnlab.sweep.space import load_sweep
 
     if resume_dir and sweep_file:
         raise ConfigError("give a sweep file or --resume SWEEP_DIR, not both")
     if not resume_dir and not sweep_file:
         raise ConfigError("give a sweep file (nnlab sweep SWEEP.yaml) or --resume SWEEP_DIR")
-    if threads is not None and threads < 1:
-        raise ConfigError(f"--threads must be ≥ 1, got {threads}")
+    check_options(workers, threads, trials)
     if resume_dir:
         sweep_dir = resume_dir
+        load_sweep_dir(sweep_dir)
     else:
         spec, base = load_sweep(sweep_file)
+        check_sweep(spec, base, trials)
+    executor = make_executor(workers, dask_address)  # a Dask scheduler is reached before anything is created
+    if not resume_dir:
         sweep_dir = start_sweep(spec, base, runs_dir, trials)
     live = None if quiet or as_json or not sys.stderr.isatty() else _LiveTable(sweep_dir)
-    result = _run(sweep_dir, workers, dask_address, threads, live)
+    result = _run(sweep_dir, executor, threads, live)
     if as_json:
         click.echo(json.dumps([_row(t) for t in result], indent=2))
     elif not quiet:
@@ -78,7 +82,7 @@ def sweep(sweep_file, trials, workers, dask_address, threads, runs_dir, resume_d
     _no_best(Path(sweep_dir), result)
 
 
-def _run(sweep_dir, workers, dask_address, threads, live):
+def _run(sweep_dir, executor, threads, live):
     """Run the sweep's trials, with a live table where there is a terminal; Ctrl-C and SIGTERM stop it
     cleanly (also where SIGINT came ignored), exit status 130."""
     import signal
@@ -92,7 +96,7 @@ def _run(sweep_dir, workers, dask_address, threads, live):
     try:
         if live:
             live.start()
-        return run_sweep(sweep_dir, workers, dask_address, on_change=live.update if live else None, threads=threads)
+        return run_sweep(sweep_dir, on_change=live.update if live else None, threads=threads, executor=executor)
     except SweepInterrupted as e:
         if live:
             live.stop()

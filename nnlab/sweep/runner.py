@@ -23,8 +23,17 @@ from nnlab.atomic import atomic_write
 from nnlab.config import load_yaml
 from nnlab.errors import ConfigError, NnlabError
 from nnlab.runs.folder import RunFolder, new_folder
-from nnlab.sweep.space import SweepConfig, check_metric, choice_combinations, plan_trials
-from nnlab.sweep.trial import STOP, mark_interrupted, nan, run_trial
+from nnlab.sweep.executors import Dask, Local, check_options, make_executor
+from nnlab.sweep.space import (
+    SweepConfig,
+    check_metric,
+    choice_combinations,
+    one_line,
+    plan_trials,
+    read_yaml,
+    sweep_model,
+)
+from nnlab.sweep.trial import STOP, mark_interrupted, nan
 
 SWEEP_FILE, TRIALS, BEST = "sweep.yaml", "trials.csv", "best.yaml"
 #: statuses of a trial that has ended; any other (pending, running, interrupted) runs again on resume
@@ -53,109 +62,21 @@ class SweepInterrupted(NnlabError):
         self.sweep_dir = sweep_dir
 
 
-# -------------------------------------------------------------------------------------- executors
-def _init_worker():
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the sweep cleanly
-
-
-class _Local:
-    """Trials in worker processes, at most ``workers`` at a time."""
-
-    def __init__(self, workers: int):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # forkserver: one server process imports nnlab once and every worker is a cheap fork of it; safer
-        # than forking this process (its BLAS and display threads), faster than spawning fresh interpreters
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        context = multiprocessing.get_context(method)
-        if method == "forkserver":
-            context.set_forkserver_preload(["nnlab.sweep.trial", "nnlab.training.loop", "pandas"])
-        self.pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
-        self.slots = workers
-
-    def submit(self, spec):
-        return self.pool.submit(run_trial, spec)
-
-    def wait_one(self, futures):
-        from concurrent.futures import FIRST_COMPLETED, wait
-
-        done, _ = wait(futures, return_when=FIRST_COMPLETED)
-        return done
-
-    def close(self, kill=False, futures=()):
-        if kill:
-            # the running trials cannot be cancelled, only their worker processes stopped; wait until they
-            # are gone, so that none writes its run folder after the sweep has marked it interrupted
-            processes = list((getattr(self.pool, "_processes", None) or {}).values())
-            for p in processes:
-                p.terminate()
-            for p in processes:
-                p.join(5)
-                if p.is_alive():
-                    p.kill()
-                    p.join(5)
-        self.pool.shutdown(wait=not kill, cancel_futures=True)
-
-
-class _Dask:
-    """Trials as tasks on a Dask distributed cluster; run folders go to a path every worker shares."""
-
-    def __init__(self, address: str):
-        try:
-            from distributed import Client
-        except ImportError:
-            raise ConfigError(
-                '--dask needs dask.distributed: pip install "nnlab[dask]" (in a source checkout: pip install -e ".[dask]")'
-            ) from None
-        try:
-            self.client = Client(address, timeout="15s")
-        except OSError as e:
-            raise ConfigError(f"--dask: cannot reach the scheduler at '{address}': {e}") from None
-        self.slots = max(1, sum(self.client.nthreads().values()))
-
-    def submit(self, spec):
-        return self.client.submit(run_trial, spec, pure=False)
-
-    def wait_one(self, futures):
-        from distributed import wait
-
-        return wait(list(futures), return_when="FIRST_COMPLETED").done
-
-    def close(self, kill=False, futures=()):
-        if kill:  # a running task goes on until it sees the sweep's STOP file (SweepStop)
-            self.client.cancel(list(futures))
-        self.client.close()
-
-
-class _Serial:
-    slots = 1
-
-    def submit(self, spec):
-        from concurrent.futures import Future
-
-        f = Future()
-        f.set_result(run_trial(spec))
-        return f
-
-    def wait_one(self, futures):
-        return set(futures)
-
-    def close(self, kill=False, futures=()):
-        pass
-
-
 # ------------------------------------------------------------------------------------------ the sweep
+def check_sweep(sweep: SweepConfig, base: dict, trials: int | None = None) -> SweepConfig:
+    """Every check of a new sweep, before anything is created: every trial's config is valid, and every
+    trial will have the metric that ranks it. Returns the sweep with ``trials`` set where given."""
+    if trials is not None:
+        check_options(trials=trials)
+        sweep = sweep.model_copy(update={"trials": trials})
+    planned = plan_trials(sweep, base)
+    check_metric(sweep, base, planned)
+    return sweep
+
+
 def start_sweep(sweep: SweepConfig, base: dict, runs_dir, trials: int | None = None) -> Path:
     """Create ``runs/sweeps/<name>-<time>-<hex>/`` holding the sweep with its base config inlined."""
-    if trials is not None:
-        if trials < 1:
-            raise ConfigError(f"--trials must be ≥ 1, got {trials}")
-        sweep = sweep.model_copy(update={"trials": trials})
-    planned = plan_trials(sweep, base)  # every trial's config is valid before anything is created
-    check_metric(sweep, base, planned)  # and every trial will have the metric that ranks it
+    sweep = check_sweep(sweep, base, trials)
     combos = choice_combinations(sweep)
     if sweep.method == "random" and combos is not None and sweep.trials > combos:
         warnings.warn(
@@ -175,26 +96,38 @@ def load_sweep_dir(sweep_dir) -> tuple[SweepConfig, dict]:
     sweep_dir = Path(sweep_dir)
     if not (sweep_dir / SWEEP_FILE).is_file():
         raise ConfigError(f"'{sweep_dir}' is not a sweep folder (it has no {SWEEP_FILE})")
-    raw = load_yaml((sweep_dir / SWEEP_FILE).read_text())
-    sweep = SweepConfig.model_validate(raw)
+    path = sweep_dir / SWEEP_FILE
+    raw, text = read_yaml(path, "the sweep's")
+    damaged = f"the sweep folder's {path} is damaged"
+    if not isinstance(raw, dict) or not isinstance(raw.get("base"), dict):
+        raise ConfigError(f"{damaged}: it is not a sweep with its base config inlined; start the sweep again")
+    try:
+        sweep = sweep_model(raw, str(path), text)
+    except ConfigError as e:
+        raise ConfigError(f"{damaged}: {e}") from None
     return sweep, sweep.base
 
 
 def run_sweep(
-    sweep_dir, workers: int = 1, dask: str | None = None, on_change: Callable | None = None, threads: int | None = None
+    sweep_dir,
+    workers: int = 1,
+    dask: str | None = None,
+    on_change: Callable | None = None,
+    threads: int | None = None,
+    executor=None,
 ) -> list[Trial]:
-    """Run every trial of the sweep in ``sweep_dir`` that has not ended yet; return all trials."""
+    """Run every trial of the sweep in ``sweep_dir`` that has not ended yet; return all trials. ``executor``
+    (``nnlab.sweep.executors.make_executor``) is made from ``workers`` and ``dask`` where not given."""
     sweep_dir = Path(sweep_dir)
     sweep, base = load_sweep_dir(sweep_dir)
     trials = [Trial(p["trial"], p["values"], p["config"]) for p in plan_trials(sweep, base)]
     _restore(trials, sweep_dir, sweep.metric)
     todo = [t for t in trials if t.status not in ENDED]
+    check_options(workers, threads)
     _start_over(sweep_dir, todo)
-    if workers < 1:
-        raise ConfigError(f"--workers must be ≥ 1, got {workers}")
-    executor = _Dask(dask) if dask else (_Local(workers) if workers > 1 else _Serial())
-    cores = os.cpu_count() or 1
-    blas = threads or (1 if dask else max(1, cores // max(1, min(workers, len(todo) or 1))))
+    executor = executor or make_executor(workers, dask)
+    cores, remote = os.cpu_count() or 1, isinstance(executor, Dask)
+    blas = threads or (1 if remote else max(1, cores // max(1, min(executor.slots, len(todo) or 1))))
     by_future, queue = {}, list(todo)
     prune = sweep.prune.model_dump() if sweep.prune else None
 
@@ -221,9 +154,8 @@ def run_sweep(
                     _apply(t, fut.result())
                 except Exception as e:  # the worker itself died (killed, out of memory): the trial failed
                     t.status, t.error = "failed", f"the worker running this trial died: {type(e).__name__}: {e}"
-                    if workers > 1 and not dask:
-                        executor.close(kill=True)
-                        executor = _Local(workers)
+                    if isinstance(executor, Local):
+                        executor = executor.restart()
                         for other in list(by_future.values()):
                             queue.insert(0, other)
                         by_future.clear()
@@ -287,22 +219,32 @@ def _restore(trials: list[Trial], sweep_dir: Path, metric: str) -> None:
 
     import pandas as pd
 
-    frame = pd.read_csv(path, keep_default_na=False)
-    by_index = {t.index: t for t in trials}
-    for row in frame.to_dict("records"):
-        t = by_index.get(int(row["trial"]))
-        if t is None or row["status"] not in ENDED:
-            continue
-        t.status, t.error = row["status"], str(row["error"])
-        t.run_dir = str(sweep_dir / str(row["run_dir"])) if row["run_dir"] else ""
-        t.metric = _number(row[metric])
-        t.best_epoch = None if _number(row["best_epoch"]) is None else int(_number(row["best_epoch"]))
-        t.seconds = _number(row["seconds"])
-        t.curve = json.loads(row["curve"]) if row.get("curve") else []
+    try:
+        frame = pd.read_csv(path, keep_default_na=False, dtype=str)
+        rows = frame.to_dict("records")
+        by_index = {t.index: t for t in trials}
+        for row in rows:
+            t = by_index.get(int(row["trial"]))
+            if t is None or row["status"] not in ENDED:
+                continue
+            t.status, t.error = row["status"], str(row["error"])
+            t.run_dir = str(sweep_dir / str(row["run_dir"])) if row["run_dir"] else ""
+            t.metric = _number(row[metric])
+            t.best_epoch = None if _number(row["best_epoch"]) is None else int(_number(row["best_epoch"]))
+            t.seconds = _number(row["seconds"])
+            t.curve = json.loads(row["curve"]) if row.get("curve") else []
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        what = f"no column {e}" if isinstance(e, KeyError) else one_line(str(e))[:200]
+        raise ConfigError(
+            f"{path} is damaged ({what}); restore it, or delete it to run every trial of the sweep again"
+        ) from None
 
 
 def _number(v) -> float | None:
-    return None if v is None or v == "" or nan(v) else float(v)
+    if v is None or v == "":
+        return None
+    v = float(v)
+    return None if nan(v) else v
 
 
 def _sort_key(sweep: SweepConfig):

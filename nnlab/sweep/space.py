@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 from nnlab.config import format_errors, load_yaml, set_value, validate
 from nnlab.errors import ConfigError
@@ -31,10 +31,10 @@ class Distribution(BaseModel):
     model_config = ConfigDict(extra="forbid")
     distribution: Literal["choice", "uniform", "loguniform", "int", "qloguniform"] | None = None
     values: list[Any] | None = None
-    low: float | None = None
-    high: float | None = None
+    low: float | None = Field(None, allow_inf_nan=False)
+    high: float | None = Field(None, allow_inf_nan=False)
     log: bool = False
-    q: float | None = Field(None, gt=0)
+    q: float | None = Field(None, gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -89,8 +89,8 @@ class SweepConfig(BaseModel):
         description="path to a config (relative to the sweep file), or the config itself"
     )
     method: Literal["random", "grid"] = "random"
-    trials: int = Field(20, ge=1)
-    seed: int = 0
+    trials: StrictInt = Field(20, ge=1)
+    seed: StrictInt = Field(0, ge=0)
     metric: str = "val_accuracy"
     mode: Literal["max", "min"] | None = None
     parameters: dict[str, Distribution]
@@ -115,11 +115,8 @@ def load_sweep(path: str | Path) -> tuple[SweepConfig, dict]:
     """Read and validate a sweep file; return it and the base config as a raw mapping."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"sweep file '{path}' not found")
-    try:
-        raw = load_yaml(path.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: malformed YAML: {getattr(e, 'problem', e)}") from None
+        raise ConfigError(f"sweep file '{path}' not found" + (": it is a folder" if path.is_dir() else ""))
+    raw, text = read_yaml(path, "sweep file")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a sweep file is a mapping (base, method, parameters, ...)")
     if "parameters" not in raw and {"data", "model"} <= set(raw):
@@ -127,11 +124,40 @@ def load_sweep(path: str | Path) -> tuple[SweepConfig, dict]:
             f"{path} is a training config, not a sweep file: a sweep file names a base config and "
             "the parameters to search (see configs/sweeps/moons.yaml)"
         )
-    try:
-        sweep = SweepConfig.model_validate(raw)
-    except ValidationError as e:
-        raise ConfigError(format_errors(e, raw, str(path), path.read_text(), root=SweepConfig)) from None
+    sweep = sweep_model(raw, str(path), text)
     return sweep, base_config(sweep, path.parent)
+
+
+def read_yaml(path: Path, what: str) -> tuple[object, str]:
+    """The YAML document of the file ``path`` and its text; a file that cannot be read or parsed is a
+    ``ConfigError`` of one line naming it (and the line and column of a YAML error)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{what} '{path}' is not UTF-8 text (byte {e.start}): is it the right file?") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {what} '{path}': {e.strerror or e}") from None
+    try:
+        return load_yaml(text), text
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{path}:{where} malformed YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: the YAML nests too deeply") from None
+
+
+def one_line(message: str) -> str:
+    """A message of several lines as one (the CLI prints one error line)."""
+    return "; ".join(line.strip() for line in str(message).splitlines() if line.strip())
+
+
+def sweep_model(raw, source: str, text: str | None = None) -> SweepConfig:
+    try:
+        return SweepConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(one_line(format_errors(e, raw, source, text, root=SweepConfig))) from None
 
 
 def base_config(sweep: SweepConfig, folder: Path) -> dict:
@@ -140,10 +166,13 @@ def base_config(sweep: SweepConfig, folder: Path) -> dict:
     base_path = (folder / sweep.base).resolve()
     if not base_path.is_file():
         raise ConfigError(f"base: config '{sweep.base}' not found (looked in {folder.resolve()})")
-    raw = load_yaml(base_path.read_text())
+    raw, text = read_yaml(base_path, "base config")
     if not isinstance(raw, dict):
         raise ConfigError(f"base: '{base_path}' is not a config mapping")
-    validate(copy.deepcopy(raw), source=str(base_path))
+    try:
+        validate(copy.deepcopy(raw), source=str(base_path), text=text)
+    except ConfigError as e:
+        raise ConfigError(one_line(str(e))) from None
     return raw
 
 
@@ -260,11 +289,11 @@ def trial_config(base: dict, values: dict, index: int) -> dict:
         try:
             set_value(raw, path, copy.deepcopy(value))
         except ConfigError as e:
-            raise ConfigError(f"parameters.{path}: {e}") from None
+            raise ConfigError(one_line(f"parameters.{path}: {e}")) from None
     raw["name"] = f"trial-{index:03d}"
     try:
         validate(copy.deepcopy(raw), source=f"trial {index}")
     except ConfigError as e:
         shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
-        raise ConfigError(f"trial {index} ({shown}) is not a valid config:\n{e}") from None
+        raise ConfigError(one_line(f"trial {index} ({shown}) is not a valid config: {e}")) from None
     return raw
