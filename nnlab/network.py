@@ -44,6 +44,10 @@ class Network:
                 sizes[_group(role)] += int(np.prod(shape))
         self.params = {r: np.zeros(sizes[r], self.dtype) for r in ROLES if sizes[r]}
         self.grads = {r: np.zeros(sizes[r], self.dtype) for r in ROLES if sizes[r]}
+        self._link()
+
+    def _link(self):
+        """Every layer's ``params`` and ``grads`` as views into the flat buffers."""
         offset = {role: 0 for role in ROLES}
         self.named: dict[str, tuple[Layer, str]] = {}
         for i, layer in enumerate(self.layers):
@@ -54,6 +58,18 @@ class Network:
                 layer.grads[name] = self.grads[g][o : o + size].reshape(shape)
                 offset[g] += size
                 self.named[f"layers.{i}.{name}"] = (layer, name)
+
+    def __setstate__(self, state):
+        """Unpickling: pickle copies each layer's view on its own, cut off from the flat buffer the optimizer
+        updates, and joblib may load every array read-only; the buffers become writable copies again, the
+        layers' parameters their views, and the work buffers are made anew."""
+        self.__dict__.update(state)
+        self.params = {r: np.array(a) for r, a in self.params.items()}
+        self.grads = {r: np.array(a) for r, a in self.grads.items()}
+        self._link()
+        for layer in self.layers:
+            layer.buffers.update({k: np.array(v) for k, v in layer.buffers.items()})
+            layer.__dict__.pop("_scratch_buffers", None)
 
     # ----- parameters -------------------------------------------------------------------------
     def named_params(self) -> dict[str, np.ndarray]:
