@@ -31,7 +31,6 @@ training: {epochs: 10, batch_size: 16, checkpoint_every: 4, tol: 1.0e-9}
 BATCHES = 12  # 180 training examples in batches of 16
 
 
-
 def last(run_dir):
     return load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
 
@@ -135,6 +134,20 @@ def test_interrupt_then_resume_is_exact(runs_dir, monkeypatch, call, position):
     assert signal.getsignal(signal.SIGINT) is before  # handlers restored
     assert resume(result.run_dir).status == "completed"
     assert_same_run(whole, result.run_dir)
+
+
+def test_interrupt_then_resume_is_exact_with_diagnostics(runs_dir, monkeypatch):
+    """training.diagnostics' sums of an epoch cut in the middle travel in the checkpoint: the resumed run's
+    grad_norm_L and update_ratio_L columns are the uninterrupted run's, bit for bit."""
+    whole = train(parse_config(EXACT, ["training.diagnostics=true"]), runs_dir / "a").run_dir
+    interrupt_at(monkeypatch, 3 * BATCHES + 7)
+    result = start(parse_config(EXACT, ["training.diagnostics=true"]), runs_dir / "b").fit()
+    monkeypatch.undo()
+    assert result.status == "interrupted" and last(result.run_dir)[1]["position"]["batch"] == 7
+    assert resume(result.run_dir).status == "completed"
+    assert_same_run(whole, result.run_dir)
+    rows = [[timeless(row) for row in last(d)[1]["metrics"]] for d in (whole, result.run_dir)]
+    assert rows[0] == rows[1] and {"grad_norm_3", "update_ratio_1"} <= set(rows[0][-1])
 
 
 def test_plateau_schedule_early_stopping_and_best_survive(runs_dir):

@@ -5,11 +5,11 @@ weight matrices count (biases, batch-norm γ/β and PReLU α do not). Every norm
 gradient the optimizer steps with: the loss's, plus the penalties', clipped where ``training.grad_clip`` is.
 
 - ``GradientWatch`` (every run): after the last batch of each epoch, ‖∂J/∂W^[l]‖ of every weight layer and
-  the global norm over all parameters. A handful of dot products once an epoch, outside the batch loop:
-  nothing a run can measure (``benchmarks``: below the noise of an XOR epoch of 1 ms). summary.json's
-  ``gradients`` holds the last epoch's norms, the largest global norm seen and, where one layer's norm is
-  below 1/1000 of the layers' median (vanishing: saturated sigmoid or tanh units, a deep stack of them,
-  decks 000 and 001) or above 1000 × it (exploding), a warning, printed once at the end of the run.
+  the global norm over all parameters. A handful of dot products once an epoch, outside the batch loop.
+  summary.json's ``gradients`` holds the last epoch's norms, the largest global norm seen and, where the
+  layers' norms span more than a factor 1000, a warning printed once at the end of the run: vanishing
+  gradients where the smallest is nearer the input than the largest (saturated sigmoid or tanh units, a
+  deep stack of them: decks 000 and 001), exploding gradients the other way.
 - ``BatchDiagnostics`` (``training.diagnostics: true``): for every batch, ‖∂J/∂W^[l]‖ and the update ratio
   ‖ΔW^[l]‖ / ‖W^[l]‖ of the step (W before it; about 1e-3 is the rule of thumb, far above means a learning
   rate too high, far below one too low); metrics.csv gets their means over the epoch's batches as columns
@@ -49,29 +49,27 @@ def norm(a: np.ndarray) -> float:
 
 
 def imbalance(norms: list[float], epoch: int) -> str | None:
-    """A warning where one weight layer's gradient norm is vanishingly small or huge next to the others'."""
-    if len(norms) < 2 or not all(math.isfinite(n) for n in norms):
+    """A warning where the weight layers' gradient norms span more than ``IMBALANCE``: vanishing where the
+    smallest lies nearer the input than the largest (those layers barely learn), exploding the other way."""
+    if len(norms) < 2 or not all(math.isfinite(n) for n in norms) or max(norms) <= 0:
         return None
-    ref, of = float(np.median(norms)), "the layers' median"
-    if ref <= 0:
-        ref, of = max(norms), "the largest layer's"
-    if ref <= 0:
-        return None  # every gradient zero: nothing to compare
-    low = [i for i, n in enumerate(norms, 1) if n < ref / IMBALANCE]
-    high = [i for i, n in enumerate(norms, 1) if n > ref * IMBALANCE]
-    if low:
+    big, small = max(norms), min(norms)
+    if small * IMBALANCE >= big:
+        return None
+    if norms.index(small) < norms.index(big):
+        low = [i for i, n in enumerate(norms, 1) if n * IMBALANCE < big]
         return (
             f"vanishing gradients: at epoch {epoch}, ‖∂J/∂W‖ of layer {_layers(low, norms)} is below 1/{IMBALANCE:g} "
-            f"of {of} ({ref:.3g}), so those weights barely learn; saturated sigmoid or tanh units "
-            "or a deep stack of them do this: try relu, he or xavier initialization, batchnorm or standardized inputs"
+            f"of layer {norms.index(big) + 1}'s ({big:.3g}), so those weights barely learn; saturated sigmoid or "
+            "tanh units or a deep stack of them do this: try relu, he or xavier initialization, batchnorm or "
+            "standardized inputs"
         )
-    if high:
-        return (
-            f"exploding gradients: at epoch {epoch}, ‖∂J/∂W‖ of layer {_layers(high, norms)} is above "
-            f"{IMBALANCE:g} × {of} ({ref:.3g}); try gradient clipping (training.grad_clip), a lower "
-            "learning rate or a smaller initialization"
-        )
-    return None
+    high = [i for i, n in enumerate(norms, 1) if n > small * IMBALANCE]
+    return (
+        f"exploding gradients: at epoch {epoch}, ‖∂J/∂W‖ of layer {_layers(high, norms)} is above {IMBALANCE:g} × "
+        f"layer {norms.index(small) + 1}'s ({small:.3g}); try gradient clipping (training.grad_clip), a lower "
+        "learning rate or a smaller initialization"
+    )
 
 
 def _layers(which: list[int], norms: list[float]) -> str:

@@ -300,10 +300,11 @@ class Trainer:
         self.kept_epoch, g = int(meta["epoch"]), self.gradients
         largest = f", the largest gradient norm seen {g.largest:.3g} (epoch {g.largest_epoch})" if g.largest else ""
         kept = "the initial weights" if self.kept_epoch == 0 else f"epoch {self.kept_epoch}"
+        base = self.experiment.optimizer.lr
         self.reason += (
-            f"; the learning rate was {self.lr:g}{largest}. Try a lower learning rate (optimizer.lr, e.g. "
-            f"{self.lr / 10:g}), gradient clipping (training.grad_clip) or standardized inputs (data.preprocess: "
-            f"standardize). The last good checkpoint ({kept}) is kept: checkpoints/last.safetensors"
+            f"; the learning rate was {self.lr:.3g}{largest}. Try a lower learning rate (optimizer.lr, now {base:.3g}:"
+            f" e.g. {base / 10:.3g}), gradient clipping (training.grad_clip) or standardized inputs (data.preprocess:"
+            f" standardize). The last good checkpoint ({kept}) is kept: checkpoints/last.safetensors"
         )
 
     def _interrupt_reason(self) -> str:
@@ -355,6 +356,7 @@ def default_monitor(experiment: Experiment) -> str:
 
 def start(config, runs_dir="runs", callbacks=(), overfit: int | None = None) -> Trainer:
     """A new run of ``config`` in a new folder under ``runs_dir``, ready to ``fit()``."""
+    RunFolder.check_new(runs_dir, config.name)  # a folder that cannot be made is refused before any work
     experiment = Experiment.from_config(config, overfit)
     return Trainer(experiment, RunFolder.create(runs_dir, experiment.config.name), callbacks)
 
