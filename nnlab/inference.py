@@ -65,7 +65,7 @@ class TrainedModel:
             if self.task == "classification"
             else []
         )
-        self.epoch: int = int(meta.get("epoch", 0))
+        self.epoch: int = int(meta.get("epoch") or 0)
 
     def __repr__(self):
         src = self.run_dir.name if self.run_dir else self.checkpoint

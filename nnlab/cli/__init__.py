@@ -16,6 +16,12 @@ from nnlab.cli.options import COMMAND
 
 
 class NnlabGroup(click.Group):
+    def main(self, *args, **kwargs):
+        from nnlab.cli.encoding import ascii_fallback
+
+        ascii_fallback()  # an ASCII-only terminal gets φ, R², — spelled in ASCII, not a UnicodeEncodeError
+        return super().main(*args, **kwargs)
+
     def invoke(self, ctx):
         from nnlab.errors import NnlabError
 

@@ -30,13 +30,30 @@ def console(stderr: bool = False, file=None):
     """The rich console every command prints with. Under NO_COLOR it is not a terminal to rich, which then
     writes plain text: no colours, styles or cursor movements (rich's own no_color keeps bold and italic);
     the terminal's width is still used."""
+    import sys
+
     from rich.console import Console
 
+    from nnlab.cli.encoding import can_show
+
+    cls = Console if can_show(file or (sys.stderr if stderr else sys.stdout)) else _ascii_console()
     if no_color():
-        return Console(
-            stderr=stderr, file=file, force_terminal=False, color_system=None, no_color=True, highlight=False
-        )
-    return Console(stderr=stderr, file=file, highlight=False)
+        return cls(stderr=stderr, file=file, force_terminal=False, color_system=None, no_color=True, highlight=False)
+    return cls(stderr=stderr, file=file, highlight=False)
+
+
+def _ascii_console():
+    from rich.console import Console
+
+    from nnlab.cli.encoding import to_ascii
+
+    class AsciiConsole(Console):
+        """A console on a stream that shows ASCII only: text is spelled in ASCII before it is measured."""
+
+        def render_str(self, text, **kwargs):
+            return super().render_str(to_ascii(text), **kwargs)
+
+    return AsciiConsole
 
 
 def live_display(out) -> bool:

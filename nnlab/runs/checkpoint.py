@@ -76,7 +76,22 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
         meta = json.loads(meta_json)
     except ValueError:
         raise CheckpointError(f"checkpoint '{path}' has unreadable metadata") from None
-    return tensors, meta
+    from nnlab.runs.meta import check_meta
+
+    return tensors, check_meta(meta, path)
+
+
+def peek_meta(path: str | Path) -> dict | None:
+    """A checkpoint's metadata read from its header alone (no tensors, no checksum): a cheap look at what a
+    file holds, for messages; None where it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(min(n, 1 << 28)))
+        meta = json.loads(header["__metadata__"]["meta"])
+        return meta if isinstance(meta, dict) else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def subset(tensors: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

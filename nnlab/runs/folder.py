@@ -19,25 +19,68 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from nnlab.atomic import atomic_write, write_json
-from nnlab.errors import CheckpointError
+from nnlab.atomic import WriteError, atomic_write, check_writable, write_json
+from nnlab.errors import CheckpointError, ConfigError
 
 _EPOCH = re.compile(r"epoch-(\d+)$")
+#: what ``new_folder`` adds to a name: ``-YYYYMMDD-HHMMSS-abcd``
+SUFFIX_LENGTH = len("-20250101-120000-abcd")
+
+
+def check_new_folder(parent: str | Path, name: str) -> None:
+    """Refuse, before any work and without creating anything, a folder ``new_folder`` could not make: a name
+    that is not a plain file name or too long for the file system with its suffix, a ``parent`` path through
+    a file, or a parent (or the nearest folder above it that exists) that may not be written."""
+    parent = Path(parent)
+    if not isinstance(name, str) or not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise ConfigError(f"name: {name!r} is not usable as a folder name (no /, \\, NUL, '.' or '..'; not empty)")
+    existing = parent
+    while not existing.exists():
+        if existing.is_symlink():  # a link to nowhere
+            raise CheckpointError(f"runs folder '{parent}': '{existing}' is a broken link")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise CheckpointError(
+            f"runs folder '{parent}' cannot be created: '{existing}' is a file, not a folder; give --runs-dir a folder"
+        )
+    limit = _name_max(existing)
+    size = len(name.encode("utf-8", "surrogateescape")) + SUFFIX_LENGTH
+    if size > limit:
+        raise ConfigError(
+            f"name: {len(name)} characters is too long for a folder name ('{name[:20]}...'): with the date, time "
+            f"and id nnlab adds, the folder's name would be {size} bytes and the file system allows {limit}; "
+            f"give a name of at most {limit - SUFFIX_LENGTH} bytes"
+        )
+    check_writable(
+        existing, f"runs folder '{parent}'" if existing == parent else f"runs folder '{parent}' (in '{existing}')"
+    )
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - no pathconf (Windows)
+        return 255
 
 
 def new_folder(parent: str | Path, name: str) -> Path:
     """``<parent>/<name>-<YYYYMMDD-HHMMSS>-<4 hex>/``, created exclusively: two runs (or sweeps) started in
-    the same second never share one."""
+    the same second never share one. A folder that cannot be made is refused before anything is created
+    (``check_new_folder``)."""
     parent = Path(parent)
-    parent.mkdir(parents=True, exist_ok=True)
+    check_new_folder(parent, name)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    for _ in range(100):
-        path = parent / f"{name}-{stamp}-{secrets.token_hex(2)}"
-        try:
-            path.mkdir()
-        except FileExistsError:
-            continue
-        return path
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(100):
+            path = parent / f"{name}-{stamp}-{secrets.token_hex(2)}"
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return path
+    except OSError as e:
+        raise CheckpointError(f"cannot create a folder in '{parent}': {e.strerror or e}") from None
     raise CheckpointError(f"could not create a new folder in '{parent}'")
 
 
@@ -65,6 +108,15 @@ class RunFolder:
         folder = cls(new_folder(runs_dir, name))
         folder.checkpoints_dir.mkdir()
         return folder
+
+    #: ``check_new(runs_dir, name)``: refuse up front a run folder ``create`` could not make
+    check_new = staticmethod(check_new_folder)
+
+    def check_writable(self, why: str = "nnlab writes its files there") -> None:
+        """Refuse up front a run folder (or its checkpoints/) that nnlab may not write: ``why`` says what for."""
+        for folder in (self.path, self.checkpoints_dir):
+            if folder.is_dir():
+                check_writable(folder, f"run '{self.path}' ({why})")
 
     @classmethod
     def open(cls, path: str | Path) -> RunFolder:
@@ -191,19 +243,54 @@ class RunFolder:
 
     # ----- writing ----------------------------------------------------------------------------
     def write_config(self, yaml_text: str) -> None:
-        atomic_write(self.config_file, yaml_text)
+        with self._writing():
+            atomic_write(self.config_file, yaml_text)
 
     def write_metrics(self, csv_text: str) -> None:
-        atomic_write(self.metrics_file, csv_text)
+        with self._writing():
+            atomic_write(self.metrics_file, csv_text)
 
     def write_summary(self, summary: dict) -> None:
-        write_json(self.summary_file, summary)
+        with self._writing():
+            write_json(self.summary_file, summary)
 
     def save_checkpoint(self, name: str | int, tensors: dict, meta: dict, encoded: dict | None = None) -> None:
         """Write checkpoint ``name`` (see ``nnlab.runs.checkpoint.encode``)."""
         from nnlab.runs.checkpoint import encode
 
-        atomic_write(self.checkpoint_file(name), encode(tensors, meta, encoded))
+        with self._writing():
+            atomic_write(self.checkpoint_file(name), encode(tensors, meta, encoded))
+
+    @contextmanager
+    def _writing(self):
+        """A full disk while the run writes: one line that says which files are whole and how to go on."""
+        try:
+            yield
+        except WriteError as e:
+            if not e.disk_full:
+                raise
+            raise CheckpointError(
+                f"{e.strerror or 'the disk is full'} while writing '{e.path}': {self._safe()}"
+            ) from None
+
+    def _safe(self) -> str:
+        """What survives a failed write, and the command that goes on from there."""
+        import shlex
+
+        from nnlab.runs.checkpoint import peek_meta
+
+        last = self.checkpoint_file("last")
+        epoch = (peek_meta(last) or {}).get("epoch") if last.is_file() else None
+        if epoch is None:
+            return (
+                "the disk is full and no checkpoint was complete yet; free some space, then start again: "
+                f"nnlab train {shlex.quote(str(self.config_file))}"
+            )
+        return (
+            f"the disk is full; every file of the run is whole (each is replaced only once its new version is "
+            f"written) and its last complete checkpoint is {last} (epoch {epoch}); free some space, then continue "
+            f"with: nnlab train --resume {shlex.quote(str(self.path))}"
+        )
 
     def save_snapshots(self, tensors: dict, meta: dict) -> None:
         """Write snapshots.safetensors (``nnlab.training.snapshots``), in the checkpoint format."""

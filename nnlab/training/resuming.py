@@ -49,10 +49,11 @@ def open_run(run_dir, epochs: int | None = None, callbacks=()) -> Trainer:
             f"'{run_dir}' has no {folder.CHECKPOINTS}/{last.name}: the run stopped before its first epoch ended, "
             f"so there is nothing to resume; start it again with: nnlab train {folder.config_file}"
         )
+    folder.check_writable("a resumed run writes its checkpoints and metrics there")
     with folder.lock():  # refuse early a run that another process is training
         pass
     tensors, meta = load_checkpoint(last)
-    if any(key not in meta for key in RUN_STATE):
+    if any(meta.get(key) is None for key in RUN_STATE if key != "best"):
         raise CheckpointError(f"'{last}' lacks what a run needs to continue ({', '.join(RUN_STATE)})")
     saved, done, position = validate(meta["config"], source=str(last)), int(meta["epoch"]), meta.get("position")
     on_disk = folder.read_config()
@@ -71,7 +72,7 @@ def open_run(run_dir, epochs: int | None = None, callbacks=()) -> Trainer:
     config.training.epochs = target
     trainer = Trainer(Experiment.from_config(config, meta.get("overfit")), folder, callbacks)
     _check_same_data(trainer.experiment, tensors, meta, run_dir)
-    state.restore(trainer, tensors, meta)
+    _restore(trainer, tensors, meta, last)
     if status in ("stopped_early", "converged") and trainer.early_stopping is not None:
         trainer.early_stopping.wait = 0  # asked for more epochs: early stopping gets its full patience again
     if target != saved.training.epochs:
@@ -87,6 +88,25 @@ def open_run(run_dir, epochs: int | None = None, callbacks=()) -> Trainer:
     }
     trainer.resumes.append(state.resume_record(done, batch))
     return trainer
+
+
+def _restore(trainer: Trainer, tensors: dict, meta: dict, last) -> None:
+    """``state.restore``, the fields of the metadata having passed their schema (``runs.meta``): what a
+    component makes of its own state, and a position the run cannot have reached, are refused here."""
+    position, done, n = meta.get("position"), meta["epoch"], trainer.experiment.n_batches
+    if position and (position["epoch"] != done or position["batch"] >= n):
+        raise CheckpointError(
+            f"'{last}' says the run stopped at batch {position['batch']} of epoch {position['epoch'] + 1}, which a "
+            f"run of {done} epochs and {n} batches per epoch cannot have reached; the file was edited after "
+            "training: start the run again"
+        )
+    try:
+        state.restore(trainer, tensors, meta)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise CheckpointError(
+            f"'{last}' cannot be restored into the run ({type(e).__name__}: {e}); the file was edited after "
+            "training or written by another program: start the run again"
+        ) from None
 
 
 def _differences(a, b, path: str = "") -> list[str]:
