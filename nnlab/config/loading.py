@@ -74,8 +74,9 @@ def apply_override(raw: dict, item: str) -> None:
     key = key.strip()
     try:
         value = load_yaml(text) if text.strip() else None
-    except yaml.YAMLError:
-        raise ConfigError(f"override '{item}': the value '{text}' is not valid YAML") from None
+    except yaml.YAMLError as e:
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise ConfigError(f"override '{item}': the value '{text}' is not valid YAML ({problem})") from None
     set_value(raw, key, value, item)
 
 
@@ -116,6 +117,8 @@ def _step(raw: dict, node, path: list, below, item: str):
             child = node[key] = _default_mapping(path, raw)
     if isinstance(below, int) and not isinstance(child, list):
         raise ConfigError(f"override '{item}': '{here}' is {_short(child)}, not a list")
+    if isinstance(below, str) and isinstance(child, list) and below.lstrip("-").isdigit():
+        raise ConfigError(f"override '{item}': '{here}' is indexed from 0 to {len(child) - 1}; got {below}")
     if isinstance(below, str) and not isinstance(child, dict):
         hint = f": name an item by its index, e.g. {here}.0.{below}" if isinstance(child, list) else ""
         raise ConfigError(f"override '{item}': '{here}' is {_short(child)}, not a mapping{hint}")
@@ -139,7 +142,7 @@ def _key(mapping: dict, part):
 
 
 def _short(value) -> str:
-    text = f"a list of {len(value)} items" if isinstance(value, list) else repr(value)
+    text = f"a list of {len(value)} item{'s' * (len(value) != 1)}" if isinstance(value, list) else show(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -33,7 +33,7 @@ def format_errors(
     changed = [(parse_path(item.partition("=")[0].strip()) or [], item) for item in overrides]
     groups: dict[str, list] = {}
     for err in e.errors():
-        err = {**err, "loc": [p for p in err["loc"] if not _is_tag(p)]}
+        err = {**err, "loc": [p for p in err["loc"] if not _is_tag(p)], "key": err["loc"][-1:] == ("[key]",)}
         groups.setdefault(_dotted(err["loc"]), []).append(err)
     lines = []
     for errs in groups.values():
@@ -124,7 +124,9 @@ def _place(err, root: type[BaseModel]) -> tuple[list, str]:
         if msg.startswith(prefix):
             msg = msg[len(prefix) :]
     kind, value = err["type"], err.get("input")
-    if kind == "extra_forbidden":
+    if err.get("key") or kind == "invalid_key":  # a mapping's key that is no name: 1: 2, null: x
+        loc, msg = loc[:-1], f"the key {show(value)} must be a word (a setting's name)"
+    elif kind == "extra_forbidden":
         model = _model_at(loc[:-1], root)
         choices = model.model_fields if model else {}
         msg = f"unknown key{did_you_mean(str(loc[-1]), choices)}" + (

@@ -30,10 +30,14 @@ def _as_value_error(prefix: str = ""):
 
 
 def _check_spec(kind: str, spec, **kw):
+    """The spec names a component of ``kind`` with arguments it accepts; built once, so that the component's
+    own checks of its values (``momentum`` in [0, 1)) are the config's too, before anything runs."""
     if spec is None:
         return spec
     with _as_value_error():
         registry(kind).check(spec, **kw)
+        if kind in ("activation", "loss", "optimizer"):
+            registry(kind).build(spec)
     return spec
 
 
@@ -248,14 +252,12 @@ class Config(_Model):
     @field_validator("optimizer")
     @classmethod
     def _optimizer(cls, v):
-        _check_spec("optimizer", v)
-        from nnlab.components.optimizers import OPTIMIZERS
-
-        name, kwargs = OPTIMIZERS.split_spec(v)
+        with _as_value_error():
+            name, kwargs = registry("optimizer").check(v)
         lr = kwargs.get("lr", 1.0)
         if not lr > 0:
             raise ValueError(f".lr: must be > 0, got {lr}")
-        return v
+        return _check_spec("optimizer", v)
 
     @field_validator("schedule")
     @classmethod
