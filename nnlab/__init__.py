@@ -8,6 +8,7 @@ The library, for a notebook (each name imported on first use, so that ``import n
 - ``nnlab.resume(run_dir)``: continue a stopped run exactly;
 - ``nnlab.gradcheck(config_or_experiment)``: backprop against finite differences;
 - ``nnlab.load_run(path, checkpoint="best")``: a trained run with ``predict`` and ``predict_proba``;
+- ``nnlab.inspect(config_or_run_dir)``: each layer's activations, gradients and update ratios on a batch;
 - ``nnlab.load_config(path, overrides)``: a validated ``Config``.
 """
 
@@ -23,7 +24,7 @@ __version__ = "0.1.0"
 if "numpy" not in _sys.modules:
     _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
-__all__ = ["Experiment", "__version__", "build", "gradcheck", "load_config", "load_run", "resume", "train"]
+__all__ = ["Experiment", "__version__", "build", "gradcheck", "inspect", "load_config", "load_run", "resume", "train"]
 
 _WHERE = {
     "build": "nnlab.api",
@@ -31,6 +32,7 @@ _WHERE = {
     "gradcheck": "nnlab.api",
     "resume": "nnlab.training.resuming",
     "load_run": "nnlab.inference",
+    "inspect": "nnlab.inspection",
     "load_config": "nnlab.config",
     "Experiment": "nnlab.experiment",
 }

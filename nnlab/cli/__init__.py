@@ -98,7 +98,7 @@ def _after(own):
 
 
 def _register():
-    from nnlab.cli import components, eval, gradcheck, init, plot, predict, runs, sweep, train
+    from nnlab.cli import components, eval, gradcheck, init, inspect, plot, predict, runs, sweep, train
 
     main.add_command(init.init)
     main.add_command(train.train)
@@ -107,10 +107,12 @@ def _register():
     main.add_command(runs.runs)
     main.add_command(plot.plot)
     main.add_command(gradcheck.gradcheck)
+    main.add_command(inspect.inspect)
     main.add_command(sweep.sweep)
     main.add_command(components.components)
     # The commands that read a config accept the name of a shipped example from any folder (README quick start).
-    for command, argument in ((train.train, "config"), (gradcheck.gradcheck, "config"), (sweep.sweep, "sweep_file")):
+    examples = ((train.train, "config"), (gradcheck.gradcheck, "config"), (inspect.inspect, "source"))
+    for command, argument in (*examples, (sweep.sweep, "sweep_file")):
         _find_examples(command, argument)
 
 
