@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from nnlab.cli.options import COMMAND, overrides_option
+from nnlab.cli.options import COMMAND, COUNT, SEED, overrides_option
 
 RESUME_CONFLICTS = {
     "overrides": "-o",
@@ -25,7 +25,7 @@ RESUME_CONFLICTS = {
     type=click.Path(file_okay=False),
     help="Folder that receives the run folder.",
 )
-@click.option("--seed", type=int, default=None, help="Override the config's seed.")
+@click.option("--seed", type=SEED, default=None, help="Override the config's seed (an integer >= 0).")
 @click.option(
     "--resume",
     "resume_dir",
@@ -45,7 +45,7 @@ RESUME_CONFLICTS = {
 )
 @click.option(
     "--overfit",
-    type=int,
+    type=COUNT,
     default=None,
     metavar="N",
     help="Train on N examples only, to check that the model can fit them (sanity check).",
@@ -60,7 +60,7 @@ RESUME_CONFLICTS = {
 )
 @click.option(
     "--members",
-    type=int,
+    type=COUNT,
     default=None,
     metavar="K",
     help="Train an ensemble of K runs (seeds SEED … SEED+K−1, one data split) into one folder, and write the "
