@@ -87,10 +87,16 @@ def _run(sweep_dir, executor, threads, live):
     cleanly (also where SIGINT came ignored), exit status 130."""
     import signal
 
-    from nnlab.sweep.runner import SweepInterrupted, run_sweep
+    from nnlab.sweep.runner import SweepInterrupted, request_stop, run_sweep
+
+    asked = []
 
     def _stop(signum, frame):
-        raise KeyboardInterrupt
+        if asked:  # the second time: at once
+            raise KeyboardInterrupt
+        asked.append(signum)
+        request_stop(sweep_dir)  # the running trials save where they stand, then the sweep ends
+        click.echo("stopping: the running trials save where they stand (press Ctrl-C again to kill them)", err=True)
 
     previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -1,57 +1,59 @@
-"""Running a sweep's trials: serially, in local worker processes, or on a Dask cluster.
+"""Running a sweep: its jobs, serially, in local worker processes, or on a Dask cluster.
 
 The sweep folder holds the sweep (``sweep.yaml``, its base config inlined), one ordinary run folder per
-trial, ``trials.csv`` (rewritten atomically whenever a trial starts or ends, sorted by the metric) and
-``best.yaml``. A trial that fails or diverges is recorded and the sweep goes on. An interrupted sweep marks
-its running trials ``interrupted``, in trials.csv and in their own summary.json (local workers are killed;
-a Dask task, which cannot be, stops when it sees the sweep's ``STOP`` file), and resumes with
-``resume=True``: trials that ended are kept, the others are run again from scratch.
+trial, and what ``nnlab.sweep.records`` writes (trials.csv, progress.csv, best.yaml). A job trains a trial
+from scratch, or continues its run folder exactly where it stands (a trial promoted by ASHA or Hyperband,
+or one that an interruption stopped): a free executor slot takes the next job as soon as there is one.
+Each job is decided, and written to trials.csv, before it starts. A trial that fails or diverges is
+recorded and the sweep goes on.
+
+Ctrl-C (``request_stop``) asks the running trials to stop after their batch (they see the sweep's ``STOP``
+file): each saves where it stands, in the middle of an epoch if need be, and is marked ``interrupted``.
+``--resume`` continues each from there: no epoch is trained twice and nothing decided is decided again.
+A second Ctrl-C kills local workers at once; their trials continue from their last checkpoint.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from nnlab.atomic import atomic_write
-from nnlab.config import load_yaml
 from nnlab.errors import ConfigError, NnlabError
-from nnlab.runs.folder import RunFolder, new_folder
+from nnlab.runs.folder import new_folder
 from nnlab.sweep.executors import Dask, Local, check_options, make_executor
+from nnlab.sweep.records import (
+    BEST,
+    ENDED,
+    TRIALS,
+    Trial,
+    best_trial,
+    progress_row,
+    read_progress,
+    restore_trials,
+    write_best,
+    write_progress,
+    write_trials,
+)
+from nnlab.sweep.scheduler import Scheduler
 from nnlab.sweep.space import (
     SweepConfig,
     check_metric,
     choice_combinations,
-    one_line,
+    halving_rungs,
     plan_trials,
     read_yaml,
     sweep_model,
 )
-from nnlab.sweep.trial import STOP, mark_interrupted, nan
+from nnlab.sweep.tpe import require_optuna
+from nnlab.sweep.trial import STOP, mark_interrupted
 
-SWEEP_FILE, TRIALS, BEST = "sweep.yaml", "trials.csv", "best.yaml"
-#: statuses of a trial that has ended; any other (pending, running, interrupted) runs again on resume
-ENDED = ("completed", "stopped_early", "converged", "diverged", "pruned", "failed")
-
-
-@dataclass
-class Trial:
-    index: int
-    values: dict
-    config: dict
-    status: str = "pending"
-    metric: float | None = None
-    best_epoch: int | None = None
-    seconds: float | None = None
-    run_dir: str = ""
-    error: str = ""
-    curve: list = field(default_factory=list)
+SWEEP_FILE = "sweep.yaml"
+__all__ = ["BEST", "ENDED", "SWEEP_FILE", "TRIALS", "Trial", "best_trial", "load_sweep_dir", "run_sweep", "start_sweep"]
 
 
 class SweepInterrupted(NnlabError):
@@ -62,13 +64,21 @@ class SweepInterrupted(NnlabError):
         self.sweep_dir = sweep_dir
 
 
-# ------------------------------------------------------------------------------------------ the sweep
+def request_stop(sweep_dir) -> None:
+    """Ask the sweep in ``sweep_dir`` to stop: its running trials save where they stand and end."""
+    (Path(sweep_dir) / STOP).touch()
+
+
 def check_sweep(sweep: SweepConfig, base: dict, trials: int | None = None) -> SweepConfig:
     """Every check of a new sweep, before anything is created: every trial's config is valid, and every
     trial will have the metric that ranks it. Returns the sweep with ``trials`` set where given."""
     if trials is not None:
         check_options(trials=trials)
         sweep = sweep.model_copy(update={"trials": trials})
+    if sweep.method == "tpe":
+        require_optuna()
+    if sweep.prune and sweep.prune.halving:
+        halving_rungs(sweep, base)
     planned = plan_trials(sweep, base)
     check_metric(sweep, base, planned)
     return sweep
@@ -87,6 +97,8 @@ def start_sweep(sweep: SweepConfig, base: dict, runs_dir, trials: int | None = N
         )
     sweep_dir = new_folder(Path(runs_dir) / "sweeps", sweep.name)
     stored = sweep.model_dump(mode="json", exclude_none=True)
+    if sweep.prune is not None:  # the keys its rule takes, as given
+        stored["prune"] = {"rule": sweep.prune.rule, **sweep.prune.model_dump(mode="json", exclude_unset=True)}
     stored["base"] = base
     atomic_write(sweep_dir / SWEEP_FILE, yaml.safe_dump(stored, sort_keys=False))
     return sweep_dir
@@ -116,189 +128,75 @@ def run_sweep(
     threads: int | None = None,
     executor=None,
 ) -> list[Trial]:
-    """Run every trial of the sweep in ``sweep_dir`` that has not ended yet; return all trials. ``executor``
+    """Run the sweep in ``sweep_dir`` to its end (what is left of it); return every trial. ``executor``
     (``nnlab.sweep.executors.make_executor``) is made from ``workers`` and ``dask`` where not given."""
     sweep_dir = Path(sweep_dir)
     sweep, base = load_sweep_dir(sweep_dir)
-    trials = [Trial(p["trial"], p["values"], p["config"]) for p in plan_trials(sweep, base)]
-    _restore(trials, sweep_dir, sweep.metric)
-    todo = [t for t in trials if t.status not in ENDED]
     check_options(workers, threads)
-    _start_over(sweep_dir, todo)
+    plan = Scheduler(sweep, base, sweep_dir)
+    trials = plan.trials
+    restore_trials(trials, sweep_dir, sweep.metric)
+    progress = read_progress(sweep_dir)
+    plan.restore(trials)
+    (sweep_dir / STOP).unlink(missing_ok=True)
     executor = executor or make_executor(workers, dask)
     cores, remote = os.cpu_count() or 1, isinstance(executor, Dask)
-    blas = threads or (1 if remote else max(1, cores // max(1, min(executor.slots, len(todo) or 1))))
-    by_future, queue = {}, list(todo)
-    prune = sweep.prune.model_dump() if sweep.prune else None
+    left = sum(t.status not in ENDED for t in trials)
+    plan.threads = threads or (1 if remote else max(1, cores // max(1, min(executor.slots, left or 1))))
+    jobs: dict = {}
 
     def changed():
         write_trials(sweep_dir, sweep, trials)
         if on_change:
             on_change(trials)
 
-    def submit_next():
-        t = queue.pop(0)
-        t.status = "running"
-        curves = [x.curve for x in trials if x.status in ENDED and x.curve]
-        by_future[executor.submit(_trial_spec(t, sweep, sweep_dir, blas, prune, curves))] = t
-
     try:
         changed()
-        while queue or by_future:
-            while queue and len(by_future) < executor.slots:
-                submit_next()
-                changed()
-            for fut in executor.wait_one(set(by_future)):
-                t = by_future.pop(fut)
-                try:
-                    _apply(t, fut.result())
-                except Exception as e:  # the worker itself died (killed, out of memory): the trial failed
-                    t.status, t.error = "failed", f"the worker running this trial died: {type(e).__name__}: {e}"
-                    if isinstance(executor, Local):
-                        executor = executor.restart()
-                        for other in list(by_future.values()):
-                            queue.insert(0, other)
-                        by_future.clear()
-                changed()
-    except KeyboardInterrupt:
-        _interrupt(sweep_dir, executor, list(by_future), trials)
+        executor = _loop(plan, executor, jobs, progress, changed)
+    except KeyboardInterrupt:  # a second Ctrl-C: kill what still runs
+        (sweep_dir / STOP).touch()
+        executor.close(kill=True, futures=list(jobs))
+        for t in jobs.values():
+            t.status = "interrupted"
+            mark_interrupted(sweep_dir, t.index)
         changed()
         raise SweepInterrupted(sweep_dir) from None
     executor.close()
+    if (sweep_dir / STOP).exists():
+        raise SweepInterrupted(sweep_dir)
+    plan.finish(trials)
+    changed()
     write_best(sweep_dir, sweep, trials)
     return trials
 
 
-def _trial_spec(t: Trial, sweep: SweepConfig, sweep_dir: Path, threads: int, prune, curves: list) -> dict:
-    """What ``run_trial`` needs, as plain data (it travels to a worker process or a Dask worker)."""
-    return {
-        "trial": t.index,
-        "config": t.config,
-        "runs_dir": str(sweep_dir),
-        "metric": sweep.metric,
-        "mode": sweep.mode,
-        "threads": threads,
-        "prune": prune,
-        "curves": curves,
-        "stop_file": str(sweep_dir / STOP),
-    }
-
-
-def _apply(t: Trial, rec: dict) -> None:
-    t.status, t.metric, t.best_epoch = rec["status"], rec["metric"], rec["best_epoch"]
-    t.seconds, t.run_dir, t.error, t.curve = rec["seconds"], rec["run_dir"], rec["error"], rec["curve"]
-
-
-def _start_over(sweep_dir: Path, todo: list[Trial]) -> None:
-    """A trial that runs again starts from scratch: remove what an interrupted attempt left (and the stop
-    file that ended it)."""
-    (sweep_dir / STOP).unlink(missing_ok=True)
-    for t in todo:
-        for d in sweep_dir.glob(f"trial-{t.index:03d}-*"):
-            if d.is_dir():
-                shutil.rmtree(d)
-
-
-def _interrupt(sweep_dir: Path, executor, futures: list, trials: list[Trial]) -> None:
-    """Ctrl-C: stop the running trials (a Dask task at its next look at the STOP file) and mark them
-    interrupted, in the sweep and in their own folders."""
-    (sweep_dir / STOP).touch()
-    executor.close(kill=True, futures=futures)
-    for t in trials:
-        if t.status == "running":
-            t.status = "interrupted"
-            mark_interrupted(sweep_dir, t.index)
-
-
-def _restore(trials: list[Trial], sweep_dir: Path, metric: str) -> None:
-    """Statuses and results of the trials that ended, from trials.csv (resuming)."""
-    path = sweep_dir / TRIALS
-    if not path.is_file():
-        return
-    import json
-
-    import pandas as pd
-
-    try:
-        frame = pd.read_csv(path, keep_default_na=False, dtype=str)
-        rows = frame.to_dict("records")
-        by_index = {t.index: t for t in trials}
-        for row in rows:
-            t = by_index.get(int(row["trial"]))
-            if t is None or row["status"] not in ENDED:
-                continue
-            t.status, t.error = row["status"], str(row["error"])
-            t.run_dir = str(sweep_dir / str(row["run_dir"])) if row["run_dir"] else ""
-            t.metric = _number(row[metric])
-            t.best_epoch = None if _number(row["best_epoch"]) is None else int(_number(row["best_epoch"]))
-            t.seconds = _number(row["seconds"])
-            t.curve = json.loads(row["curve"]) if row.get("curve") else []
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        what = f"no column {e}" if isinstance(e, KeyError) else one_line(str(e))[:200]
-        raise ConfigError(
-            f"{path} is damaged ({what}); restore it, or delete it to run every trial of the sweep again"
-        ) from None
-
-
-def _number(v) -> float | None:
-    if v is None or v == "":
-        return None
-    v = float(v)
-    return None if nan(v) else v
-
-
-def _sort_key(sweep: SweepConfig):
-    def key(t: Trial):
-        if t.metric is None or nan(t.metric):
-            return (1, 0.0, t.index)
-        return (0, -t.metric if sweep.mode == "max" else t.metric, t.index)
-
-    return key
-
-
-def write_trials(sweep_dir: Path, sweep: SweepConfig, trials: list[Trial]) -> None:
-    """trials.csv: one row per trial, sorted by the metric (best first), rewritten atomically."""
-    import json
-
-    import pandas as pd
-
-    rows = []
-    for t in sorted(trials, key=_sort_key(sweep)):
-        row = {"trial": t.index}
-        for path, v in t.values.items():
-            row[path] = (
-                v if isinstance(v, (int, float, str, bool)) else yaml.safe_dump(v, default_flow_style=True).strip()
-            )
-        row.update({"status": t.status, sweep.metric: t.metric})
-        row.update(
-            best_epoch=t.best_epoch,
-            seconds=t.seconds,
-            run_dir=os.path.relpath(t.run_dir, sweep_dir) if t.run_dir else "",
-            error=t.error,
-            curve=json.dumps([None if v is None or nan(v) else round(float(v), 6) for v in t.curve]),
-        )
-        rows.append(row)
-    frame = pd.DataFrame(rows)
-    frame["best_epoch"] = frame["best_epoch"].astype("Int64")  # 300, not 300.0, beside empty cells
-    atomic_write(sweep_dir / TRIALS, frame.to_csv(index=False))
-
-
-def best_trial(sweep: SweepConfig, trials: list[Trial]) -> Trial | None:
-    """The trial with the best metric; None where no trial has one (every trial failed, say)."""
-    scored = [t for t in trials if t.metric is not None and not nan(t.metric) and t.run_dir]
-    return min(scored, key=_sort_key(sweep)) if scored else None
-
-
-def write_best(sweep_dir: Path, sweep: SweepConfig, trials: list[Trial]) -> Trial | None:
-    """best.yaml: the resolved config of the best trial, ready for ``nnlab train``; None (and no file)
-    where no trial has a metric."""
-    best = best_trial(sweep, trials)
-    if best is None:
-        return None
-    config = load_yaml(RunFolder(best.run_dir).config_file.read_text())
-    header = (
-        f"# best trial of sweep {sweep_dir.name}: trial {best.index}, {sweep.metric} {best.metric:.6g} "
-        f"at epoch {best.best_epoch}\n"
-    )
-    atomic_write(sweep_dir / BEST, header + yaml.safe_dump(config, sort_keys=False))
-    return best
+def _loop(plan: Scheduler, executor, jobs: dict, progress: list, changed):
+    """Hand out jobs while there are free slots and jobs to run; record each result as it comes."""
+    stop = plan.sweep_dir / STOP
+    while True:
+        while len(jobs) < executor.slots and not stop.exists():
+            job = plan.next_job()
+            if job is None:
+                break
+            t, spec = job
+            changed()  # the decision is on disk before the job starts
+            if spec is not None:
+                jobs[executor.submit(spec)] = t
+        if not jobs:
+            return executor
+        for fut in executor.wait_one(set(jobs)):
+            t = jobs.pop(fut)
+            try:
+                rec = fut.result()
+            except Exception as e:  # the worker itself died (killed, out of memory): the trial failed
+                rec = {"status": "failed", "error": f"the worker running this trial died: {type(e).__name__}: {e}"}
+                if isinstance(executor, Local):  # the pool is broken: its other jobs run again
+                    executor = executor.restart()
+                    for other in list(jobs.values()):
+                        plan.requeue(other)
+                    jobs.clear()
+            plan.record(t, rec)
+            if rec.get("status") != "interrupted":
+                progress.append(progress_row(plan.trials, t, len(progress), plan.sweep.mode))
+                write_progress(plan.sweep_dir, progress)
+            changed()

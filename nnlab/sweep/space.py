@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, m
 from nnlab.config import format_errors, load_yaml, set_value, validate
 from nnlab.errors import ConfigError
 from nnlab.metrics import metric_mode, row_columns
+from nnlab.sweep.rungs import PruneConfig
 
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "int", "qloguniform")
 
@@ -75,20 +76,13 @@ class Distribution(BaseModel):
         return int(rng.integers(lo, hi + 1))
 
 
-class PruneConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    rule: Literal["median"] = "median"
-    after: int = Field(5, ge=1, description="epochs a trial runs before it can be pruned")
-    min_trials: int = Field(2, ge=1, description="finished trials needed before the median means anything")
-
-
 class SweepConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "sweep"
     base: str | dict[str, Any] = Field(
         description="path to a config (relative to the sweep file), or the config itself"
     )
-    method: Literal["random", "grid"] = "random"
+    method: Literal["random", "grid", "tpe"] = "random"
     trials: StrictInt = Field(20, ge=1)
     seed: StrictInt = Field(0, ge=0)
     metric: str = "val_accuracy"
@@ -102,6 +96,11 @@ class SweepConfig(BaseModel):
             self.mode = metric_mode(self.metric)
         if not self.parameters:
             raise ValueError("parameters: give at least one dotted path to search over")
+        if self.prune and self.prune.halving and "training.epochs" in self.parameters:
+            raise ValueError(
+                f"parameters.training.epochs: with prune rule {self.prune.rule} the rungs decide how long a "
+                "trial trains (prune.min_epochs … prune.max_epochs); remove it from the parameters"
+            )
         if self.method == "grid":
             for path, d in self.parameters.items():
                 if d.distribution != "choice":
@@ -177,18 +176,48 @@ def base_config(sweep: SweepConfig, folder: Path) -> dict:
 
 
 def plan_trials(sweep: SweepConfig, base: dict, trials: int | None = None) -> list[dict]:
-    """Every trial's sampled values, drawn up front from the sweep's seed, each config validated."""
+    """Every trial's sampled values, drawn up front from the sweep's seed, each config validated. TPE draws
+    its trials as the sweep goes: for it these are random draws of the space, to check configs with."""
     if sweep.method == "grid":
         paths = list(sweep.parameters)
         combos = itertools.product(*(sweep.parameters[p].values for p in paths))
         planned = [dict(zip(paths, combo)) for combo in combos]
     else:
         planned = sample_trials(sweep, trials or sweep.trials)
-    out = []
+    out, base = [], trial_base(sweep, base)
     for i, values in enumerate(planned):
         raw = trial_config(base, values, i)
         out.append({"trial": i, "values": values, "config": raw})
     return out
+
+
+def trial_base(sweep: SweepConfig, base: dict) -> dict:
+    """The base config every trial starts from: with ASHA or Hyperband, trained to ``prune.max_epochs``
+    (the rungs stop it before), so that a promoted trial goes on exactly as a run of that length."""
+    if not (sweep.prune and sweep.prune.halving):
+        return base
+    raw = copy.deepcopy(base)
+    if not isinstance(raw.get("training", {}), dict):
+        return raw  # validation says what is wrong with it
+    raw.setdefault("training", {})["epochs"] = halving_rungs(sweep, base).max
+    return raw
+
+
+def halving_rungs(sweep: SweepConfig, base: dict):
+    """The ``Rungs`` of an ASHA or Hyperband sweep; ``max_epochs`` defaults to the base's training.epochs."""
+    from nnlab.sweep.rungs import Rungs
+
+    prune = sweep.prune
+    top = prune.max_epochs or validate(copy.deepcopy(base), source="base").training.epochs
+    if prune.min_epochs > top:
+        raise ConfigError(
+            f"prune.min_epochs ({prune.min_epochs}) must be ≤ max_epochs ({top}"
+            + (")" if prune.max_epochs else ", the base config's training.epochs)")
+        )
+    try:
+        return Rungs.of(prune, top)
+    except ValueError as e:
+        raise ConfigError(f"prune.{e}") from None
 
 
 def check_metric(sweep: SweepConfig, base: dict, planned: list[dict]) -> None:

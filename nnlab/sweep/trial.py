@@ -54,6 +54,7 @@ def run_trial(spec: dict) -> dict:
 
     from nnlab.config import validate
     from nnlab.training.loop import train
+    from nnlab.training.resuming import open_run
 
     t0 = time.time()
     record = {
@@ -64,6 +65,7 @@ def run_trial(spec: dict) -> dict:
         "run_dir": "",
         "error": "",
         "curve": [],
+        "epochs": None,
     }
     metric, mode = spec["metric"], spec["mode"]
     try:
@@ -72,10 +74,21 @@ def run_trial(spec: dict) -> dict:
             if spec.get("prune"):
                 p = spec["prune"]
                 callbacks.append(MedianPruner(metric, mode, p["after"], p["min_trials"], spec.get("curves", [])))
+            if spec.get("target"):
+                callbacks.append(RungStop(spec["target"]))
             # Ctrl-C belongs to the sweep, not to one trial: it must stop the sweep, so the trainer leaves it alone
-            result = train(validate(spec["config"]), spec["runs_dir"], callbacks=callbacks, handle_signals=False)
+            done = reached(spec["resume"], spec.get("target"), metric) if spec.get("resume") else None
+            if done is not None:  # the job had ended when the sweep was stopped, before it heard of it
+                record.update(done)
+                record["seconds"] = round(time.time() - t0, 3)
+                return record
+            if spec.get("resume"):  # a promoted or interrupted trial goes on exactly where its folder stands
+                result = open_run(spec["resume"], callbacks=callbacks).fit(handle_signals=False)
+            else:
+                result = train(validate(spec["config"]), spec["runs_dir"], callbacks=callbacks, handle_signals=False)
         curve = [row.get(metric) for row in result.history]
         record.update(
+            epochs=len(result.history),
             status=result.status,
             run_dir=str(result.run_dir),
             curve=curve,
@@ -93,6 +106,38 @@ def run_trial(spec: dict) -> dict:
         record["error"] = f"{type(e).__name__}: {e}"
     record["seconds"] = round(time.time() - t0, 3)
     return record
+
+
+def reached(run_dir, target: int | None, metric: str) -> dict | None:
+    """The result of a run folder that has already trained to ``target`` epochs (or ended), read from its
+    summary.json and metrics.csv; None where it has more to train."""
+    import csv
+
+    folder = RunFolder(run_dir)
+    try:
+        summary = folder.read_summary()
+    except CheckpointError:
+        return None
+    status, epochs = summary.get("status"), summary.get("epochs") or 0
+    ended = status in ("completed", "stopped_early", "converged", "diverged")
+    if not (ended or (status == "paused" and target is not None and epochs >= target)):
+        return None
+    with open(folder.metrics_file, newline="") as f:
+        history = list(csv.DictReader(f))
+    curve = [float(r[metric]) if r.get(metric) else None for r in history]
+    return {"status": status, "run_dir": str(folder.path), "epochs": len(history), "curve": curve}
+
+
+class RungStop(Callback):
+    """Pause the trial once it has trained ``epochs`` epochs in all (status ``paused``): the sweep promotes
+    it to the next rung, or not, by resuming its folder."""
+
+    def __init__(self, epochs: int):
+        self.epochs = epochs
+
+    def on_epoch_end(self, run, epoch, row):
+        if epoch + 1 >= self.epochs and epoch + 1 < run.config.training.epochs:
+            run.stop("paused", f"paused at a rung after {epoch + 1} epochs; the sweep resumes it if it is promoted")
 
 
 def nan(v) -> bool:
@@ -129,7 +174,7 @@ class SweepStop(Callback):
 def interrupted_reason(sweep_dir, epochs, planned) -> str:
     """The reason an interrupted trial's summary.json gives."""
     at = f" after {epochs} of {planned} epochs" if epochs is not None and planned else ""
-    return f"the sweep was interrupted{at}; nnlab sweep --resume {sweep_dir} runs this trial again from scratch"
+    return f"the sweep was interrupted{at}; nnlab sweep --resume {sweep_dir} continues this trial"
 
 
 def mark_interrupted(sweep_dir: Path, index: int) -> None:
