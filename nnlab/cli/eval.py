@@ -53,6 +53,7 @@ def eval_(run_dirs, checkpoint, split, checkpoints, mc_dropout, seed, as_json):
     from nnlab.cli.render import console
     from nnlab.evaluate import evaluate_runs, write_report
 
+    _check_writable(run_dirs[0])
     report = evaluate_runs(run_dirs, checkpoint, split, checkpoints, mc_dropout, seed)
     paths = write_report(report, report["run_dir"])
     for note in report["notes"]:
@@ -65,6 +66,15 @@ def eval_(run_dirs, checkpoint, split, checkpoints, mc_dropout, seed, as_json):
     for table in tables(report):
         out.print(table)
     click.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+def _check_writable(run_dir) -> None:
+    """The report goes into the (first) run folder: a read-only one is refused before evaluating."""
+    from nnlab.runs.folder import RunFolder
+
+    folder = RunFolder(run_dir)
+    if RunFolder.is_run(folder.path):
+        folder.check_writable("nnlab eval writes eval-SPLIT.json there; copy the run folder to evaluate it")
 
 
 def tables(report: dict) -> list:

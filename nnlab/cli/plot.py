@@ -33,5 +33,18 @@ def plot(run_dirs, output, boundary, checkpoint):
 
     if output is None:
         output = Path(run_dirs[0]) / "curves.png" if len(run_dirs) == 1 else Path("curves.png")
+    _check_output(Path(output))
     path = plot_runs(run_dirs, output, boundary=boundary, checkpoint=checkpoint)
     click.echo(f"wrote {path}")
+
+
+def _check_output(out) -> None:
+    """A figure that could not be written is refused before anything is drawn (the other checks of -o are
+    ``plot_runs``'s)."""
+    from nnlab.atomic import check_writable
+    from nnlab.errors import NnlabError
+
+    if out.is_dir():
+        raise NnlabError(f"-o: '{out}' is a folder; give the name of the PNG file to write")
+    if out.parent.is_dir():
+        check_writable(out.parent, f"the figure '{out}'")

@@ -46,10 +46,11 @@ def predict(run_dir, input_csv, output, ignore_extra, checkpoint):
 
     from nnlab.atomic import atomic_write
     from nnlab.cli.render import console
-    from nnlab.errors import NnlabError
     from nnlab.inference import load_run
     from nnlab.tables import features_from_frame, prediction_frame, read_csv
 
+    if output not in (None, "-"):
+        _check_output(Path(output), input_csv)
     model = load_run(run_dir, checkpoint)
     frame = read_csv(input_csv)
     X, notes = features_from_frame(frame, model, ignore_extra)
@@ -61,12 +62,7 @@ def predict(run_dir, input_csv, output, ignore_extra, checkpoint):
     for note in notes:
         click.secho(f"note: {note}", err=True)
     if output is not None:
-        out_path = Path(output)
-        if not out_path.parent.is_dir():
-            raise NnlabError(f"-o: folder '{out_path.parent}' not found")
-        if out_path.resolve() == Path(input_csv).resolve():
-            raise NnlabError("-o: the output would overwrite INPUT.csv; choose another file name")
-        atomic_write(out_path, text)
+        atomic_write(Path(output), text)
     out = console()
     out.print(f"model [cyan]{escape(model.name)}[/cyan] ({model.checkpoint.stem}, epoch {model.epoch})")
     out.print(preview(result, model))
@@ -74,6 +70,22 @@ def predict(run_dir, input_csv, output, ignore_extra, checkpoint):
         click.echo(f"wrote {len(result)} predictions to {output}")
     elif len(result) > PREVIEW_ROWS:
         out.print(f"{len(result)} rows; write them all with -o OUT.csv")
+
+
+def _check_output(out_path, input_csv) -> None:
+    """-o is refused before any work where it could not be written or would overwrite the input."""
+    from pathlib import Path
+
+    from nnlab.atomic import check_writable
+    from nnlab.errors import NnlabError
+
+    if not out_path.parent.is_dir():
+        raise NnlabError(f"-o: folder '{out_path.parent}' not found")
+    if out_path.is_dir():
+        raise NnlabError(f"-o: '{out_path}' is a folder; give the name of the CSV file to write")
+    if out_path.resolve() == Path(input_csv).resolve():
+        raise NnlabError("-o: the output would overwrite INPUT.csv; choose another file name")
+    check_writable(out_path.parent, f"-o '{out_path}'")
 
 
 def preview(result, model):

@@ -269,9 +269,7 @@ class RunFolder:
         except WriteError as e:
             if not e.disk_full:
                 raise
-            raise CheckpointError(
-                f"{e.strerror or 'the disk is full'} while writing '{e.path}': {self._safe()}"
-            ) from None
+            raise CheckpointError(f"cannot write '{e.path}' ({e.strerror}): {self._safe()}") from None
 
     def _safe(self) -> str:
         """What survives a failed write, and the command that goes on from there."""
@@ -283,12 +281,13 @@ class RunFolder:
         epoch = (peek_meta(last) or {}).get("epoch") if last.is_file() else None
         if epoch is None:
             return (
-                "the disk is full and no checkpoint was complete yet; free some space, then start again: "
+                "the disk is full (or a file-size limit was reached) and no checkpoint was complete yet; free some "
+                "space, then start again: "
                 f"nnlab train {shlex.quote(str(self.config_file))}"
             )
         return (
-            f"the disk is full; every file of the run is whole (each is replaced only once its new version is "
-            f"written) and its last complete checkpoint is {last} (epoch {epoch}); free some space, then continue "
+            "the disk is full (or a file-size limit was reached); every file of the run is whole (each is "
+            f"replaced only once its new version is written) and its last complete checkpoint is {last} (epoch {epoch}); free some space, then continue "
             f"with: nnlab train --resume {shlex.quote(str(self.path))}"
         )
 
