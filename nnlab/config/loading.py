@@ -39,7 +39,9 @@ def parse_config(text: str, overrides: list[str] = (), source: str = "<config>",
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
+        problem = " ".join((getattr(e, "problem", None) or str(e)).split())
+        if "'\\t'" in problem:
+            problem += " (YAML indents with spaces, not tabs)"
         raise ConfigError(f"{source}:{where}: malformed YAML: {problem}") from None
     if raw is None and not overrides:
         raise ConfigError(
