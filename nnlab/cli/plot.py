@@ -25,11 +25,21 @@ def plot(run_dirs, output, boundary, checkpoint):
     (their losses are not comparable), with a warning.
 
     \b
+    A sweep's folder gives its search: the best metric against the epochs spent, and every trial's curve.
+
+    \b
     Example:  nnlab plot runs/moons-20250101-120000-ab12 --boundary -o moons.png
+              nnlab plot runs/sweeps/moons-sweep-20250101-120000-cd34
     """
     from pathlib import Path
 
     from nnlab.plotting import plot_runs
+
+    if len(run_dirs) == 1 and (Path(run_dirs[0]) / "sweep.yaml").is_file():  # a sweep folder: its search figure
+        from nnlab.sweep.figure import plot_sweep
+
+        click.echo(f"wrote {plot_sweep(run_dirs[0], output)}")
+        return
 
     if output is None:
         output = Path(run_dirs[0]) / "curves.png" if len(run_dirs) == 1 else Path("curves.png")

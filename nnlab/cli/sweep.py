@@ -1,4 +1,4 @@
-"""``nnlab sweep SWEEP.yaml``: random or grid search, in parallel, resumable."""
+"""``nnlab sweep SWEEP.yaml``: random, grid or TPE search, with ASHA or Hyperband, in parallel, resumable."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ from nnlab.cli.options import COMMAND
 @click.option("-q", "--quiet", is_flag=True, help="No live table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the trials as JSON on stdout.")
 def sweep(sweep_file, trials, workers, dask_address, threads, runs_dir, resume_dir, quiet, as_json):
-    """Search hyper-parameters: sample TRIALS configs from the space of SWEEP_FILE over its base config,
+    """Search hyper-parameters: sample TRIALS configs (random, grid or tpe) from the space of SWEEP_FILE over its base config,
     train each into its own run folder, rank them in trials.csv and write the best config to best.yaml.
 
     \b
@@ -118,13 +118,23 @@ def _run(sweep_dir, executor, threads, live):
 
 
 def _report(sweep_dir, result) -> None:
-    from nnlab.cli.render import console
+    from nnlab.cli.render import console, fmt
+    from nnlab.sweep.figure import epochs_summary
     from nnlab.sweep.runner import BEST, TRIALS, best_trial, load_sweep_dir
 
     spec, _ = load_sweep_dir(sweep_dir)
     out = console()
     out.print(trials_table(result, f"sweep {sweep_dir.name}", spec.metric, spec.mode, width=out.width))
     lines = [f"sweep folder: {sweep_dir}", f"  {TRIALS}: every trial, best first"]
+    spent = epochs_summary(sweep_dir)
+    if spent:
+        best = (
+            f"; the best {spec.metric} ({fmt(spent['best'])}) reached after {spent['best_at']} of them"
+            if spent["best"] is not None
+            else ""
+        )
+        lines.insert(0, f"epochs spent: {spent['spent']} in {spent['jobs']} jobs{best}")
+        lines.append(f"  progress.csv: the best so far against epochs spent — nnlab plot {sweep_dir}")
     if best_trial(spec, result) is not None:
         lines.append(f"  {BEST}: the best trial's config — nnlab train {sweep_dir / BEST}")
     out.print("\n".join(lines), soft_wrap=True)
@@ -157,6 +167,9 @@ def _row(t) -> dict:
         "status": t.status,
         "metric": t.metric,
         "best_epoch": t.best_epoch,
+        "epochs": t.epochs,
+        "bracket": t.bracket,
+        "rungs": t.rungs,
         "seconds": t.seconds,
         "run_dir": t.run_dir,
         "error": t.error,
