@@ -12,11 +12,13 @@ from nnlab.atomic import atomic_write
 from nnlab.errors import NnlabError
 
 
-def new_figure(width: float, height: float):
+def new_figure(width: float, height: float, layout: str | None = "constrained"):
+    """A figure on its own Agg canvas; ``layout=None`` where many axes would make the constrained layout slow
+    (it measures every tick label of every axes), the caller placing them."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(fig)
     return fig
 

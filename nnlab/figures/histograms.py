@@ -29,15 +29,16 @@ def inspection_figure(report: Inspection):
     and a row of pre-activation histograms with one axes per hidden layer (the output layer too where the
     network has no hidden one)."""
     shown = report.layers[:-1] or report.layers
-    fig = new_figure(max(13.0, 1.7 * len(shown)), 9.0)
+    fig = new_figure(max(13.0, 1.7 * len(shown)), 9.0, layout=None)
     where = f"{report.checkpoint}, epoch {report.epoch}" if report.kind == "run" else "freshly initialised"
     fig.suptitle(
         f"{Path(report.source).name} ({where}): {report.examples} {report.split} examples, loss {report.loss:.4g}"
     )
-    top, acts, pres = fig.subfigures(3, 1, height_ratios=[1.2, 1, 1])
-    _summary(top.subplots(1, 4), report, shown)
-    _histograms(acts, shown, "act", "activations φ(z)")
-    _histograms(pres, shown, "pre", "pre-activations z")
+    rows = fig.add_gridspec(3, 1, height_ratios=[1.2, 1, 1], hspace=0.6, left=0.05, right=0.99, top=0.9, bottom=0.04)
+    top = rows[0].subgridspec(1, 4, wspace=0.3)
+    _summary([fig.add_subplot(top[0, i]) for i in range(4)], report, shown)
+    _histograms(fig, rows[1], shown, "act", "activations φ(z)")
+    _histograms(fig, rows[2], shown, "pre", "pre-activations z")
     return fig
 
 
@@ -74,20 +75,23 @@ def _log_if_spread(ax, values, always: bool = False) -> None:
         ax.set_yscale("log")
 
 
-def _histograms(sub, layers, key: str, what: str) -> None:
-    axes = np.atleast_1d(sub.subplots(1, len(layers), sharex=True))
+def _histograms(fig, row, layers, key: str, what: str) -> None:
+    cells = row.subgridspec(1, len(layers), wspace=0.15)
+    axes = [fig.add_subplot(cells[0, i]) for i in range(len(layers))]
     lo, hi = _range([getattr(la, key) for la in layers], [la.activation for la in layers], key)
     bins = np.linspace(lo, hi, BINS + 1)
     for ax, la in zip(axes, layers):
         values = getattr(la, key).ravel()
-        weights = np.full(values.shape, 1.0 / max(values.size, 1))
-        ax.hist(np.clip(values, lo, hi), bins=bins, weights=weights, color="C0" if key == "act" else "C1")
+        counts, _ = np.histogram(np.clip(values, lo, hi), bins=bins)
+        ax.stairs(counts / max(values.size, 1), bins, fill=True, color="C0" if key == "act" else "C1")
         std = la.act_std if key == "act" else la.pre_std
         note = _note(la) if key == "act" else ""
         ax.set_title(f"layer {la.number}\nstd {std:.2g}" + (f", {note}" if note else ""), fontsize="small")
         ax.tick_params(labelsize="x-small")
-    axes[0].set_ylabel("fraction", fontsize="small")
-    sub.suptitle(f"{what}, one histogram per layer ({layers[0].activation})", fontsize="medium")
+        ax.set_yticks([])  # each panel its own scale; the shape is the message
+    axes[0].set_ylabel("share of the batch", fontsize="small")
+    top = row.get_position(fig).y1
+    fig.text(0.5, top + 0.045, f"{what}, one histogram per layer ({layers[0].activation})", ha="center")
 
 
 def _range(arrays, activations, key: str) -> tuple[float, float]:
