@@ -112,6 +112,7 @@ def raw_splits(data_cfg, seed: int, dataset: Dataset | None = None) -> Splits:
     ds = dataset or registry("dataset").build(
         {"name": data_cfg.name, **data_cfg.dataset_args()}, rng=np.random.default_rng(data_ss)
     )
+    check_dataset(ds)
     split_seed = data_cfg.split.seed
     split_rng = np.random.default_rng(split_ss if split_seed is None else np.random.SeedSequence(split_seed))
     idx = split_dataset(ds, data_cfg.split.val, data_cfg.split.test, split_rng, data_cfg.split.stratify)
@@ -159,6 +160,45 @@ def preprocess_splits(raw: Splits, pre, dtype) -> Splits:
     )
 
 
+def check_dataset(ds: Dataset) -> None:
+    """Refuse data no network can learn from, whichever loader made them: no rows, features and targets of
+    different lengths, infinite features (or missing ones where nothing fills them), non-finite regression
+    targets, class labels outside 0…C−1, or a single class (a one-output softmax trains to a loss of 0)."""
+    where = f"'{ds.info['source']}'" if ds.info.get("source") else f"dataset '{ds.name}'"
+    pairs = [("", ds.X, ds.y)] + ([(" (test split)", ds.X_test, ds.y_test)] if ds.X_test is not None else [])
+    for part, X, y in pairs:
+        if len(X) == 0:
+            raise DataError(f"{where}{part} holds no examples")
+        if len(X) != len(y):
+            raise DataError(f"{where}{part}: {len(X)} rows of features but {len(y)} targets")
+        if X.dtype.kind == "f":
+            bad = np.isinf(X) if ds.impute else ~np.isfinite(X)
+            if bad.any():
+                r, c = np.argwhere(bad)[0]
+                column = ds.feature_names[c] if ds.feature_names and c < len(ds.feature_names) else f"column {c}"
+                raise DataError(
+                    f"{where}{part}: feature {column} of row {r} is {X[r, c]}; nnlab needs finite numbers"
+                    + ("" if np.isinf(X[r, c]) else " (or data.missing: mean, for a CSV file)")
+                )
+        if ds.task == "regression" and y.dtype.kind in "fc" and not np.isfinite(y).all():
+            r = int(np.argwhere(~np.isfinite(y))[0][0])
+            raise DataError(f"{where}{part}: the target of row {r} is {y.ravel()[r]}; targets must be finite numbers")
+    if ds.task != "classification":
+        return
+    labels = np.concatenate([y.ravel() for _, _, y in pairs])
+    if labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= ds.n_classes:
+        raise DataError(
+            f"{where}: class labels must be whole numbers 0…{ds.n_classes - 1}, got {labels.min()}…{labels.max()}"
+        )
+    present = np.unique(ds.y)
+    if len(present) < 2:
+        name = ds.class_names[int(present[0])] if ds.class_names and len(present) else str(present)
+        raise DataError(
+            f"{where} holds a single class ('{name}', every one of its {len(ds.y)} examples): a classifier needs "
+            "examples of at least two classes; for a numeric target to predict, set task: regression"
+        )
+
+
 def load_splits(data_cfg, seed: int, dtype, dataset: Dataset | None = None) -> tuple[Splits, object]:
     """Build the configured dataset (or take ``dataset``), split it and fit the preprocessing on the train
     split only.
@@ -168,6 +208,7 @@ def load_splits(data_cfg, seed: int, dtype, dataset: Dataset | None = None) -> t
     from nnlab.data.preprocess import build_preprocessor
 
     raw = raw_splits(data_cfg, seed, dataset)
+    _check_fillable(raw)
     pre = build_preprocessor(data_cfg.preprocess)
     pre.fit(raw.X_train, impute=raw.impute)
     return preprocess_splits(raw, pre, dtype), pre
@@ -175,3 +216,17 @@ def load_splits(data_cfg, seed: int, dtype, dataset: Dataset | None = None) -> t
 
 def _as_2d(y):
     return y.reshape(-1, 1) if y.ndim == 1 else y
+
+
+def _check_fillable(raw: Splits) -> None:
+    """``missing: mean`` fills a feature with its train-split mean: a column with no value in the train split
+    has none, and is refused rather than filled with 0."""
+    if not raw.impute or raw.X_train.dtype.kind != "f":
+        return
+    empty = np.flatnonzero(np.isnan(raw.X_train).all(axis=0))
+    if len(empty):
+        names = [raw.feature_names[c] if raw.feature_names else f"column {c}" for c in empty]
+        raise DataError(
+            f"data.missing: mean: feature {', '.join(map(repr, names))} has no value in the train split, so it has "
+            f"no mean to be filled with; leave it out (drop: [{', '.join(names)}]) or fill it in"
+        )

@@ -117,6 +117,7 @@ def csv_file(
         raise DataError(f"'{path}' has a header line but no rows of data")
     columns = [str(c) for c in df.columns]
     df.columns = columns
+    _check_separator(path, columns, target, sep)
     names = _feature_columns(path, columns, target, features, drop)
     for c in names:
         _check_numeric(path, df[c], c)
@@ -140,6 +141,16 @@ def csv_file(
         raise DataError(f"'{path}': column '{column}' holds an infinite value; nnlab needs finite numbers")
     info = {"source": str(full), "rows_dropped": dropped} if dropped else {"source": str(full)}
     return Dataset(X, y, task, "csv", names, class_names, impute=missing == "mean", info=info)
+
+
+def _check_separator(path, columns, target, sep) -> None:
+    """A header read as one column (``a;b;y``) means another separator: say which."""
+    if len(columns) == 1 and target not in columns:
+        other = next((f" (it holds {s!r}: set sep: {s!r})" for s in (";", "\t", "|", " ") if s in columns[0]), "")
+        raise DataError(
+            f"'{path}': the header line reads as one column{other}; a CSV file separates its columns with "
+            f"'{sep}' (data.sep)"
+        )
 
 
 def _feature_columns(path, columns, target, features, drop) -> list[str]:
@@ -219,6 +230,13 @@ def _handle_missing(path, df, target, names, missing):
     if not absent.to_numpy().any():
         return df, 0
     per_col = absent.sum()
+    empty = [c for c in names if per_col[c] == len(df)]
+    if empty and missing != "error":
+        listed = ", ".join(empty)
+        raise DataError(
+            f"'{path}': column(s) {listed} hold no value at all, so missing: {missing} has nothing to "
+            f"{'fill them with' if missing == 'mean' else 'keep'}; leave them out (drop: [{listed}])"
+        )
     where = ", ".join(f"'{c}' ({int(n)})" for c, n in per_col.items() if n)
     first = int(np.flatnonzero(absent.any(axis=1).to_numpy())[0]) + 1
     if missing == "error":

@@ -50,9 +50,10 @@ def read_idx(path: str | Path, cache: bool = True) -> np.ndarray:
     try:
         with open(path, "rb") as raw:
             gzipped = raw.read(2) == _GZIP_MAGIC
+            size = _gzip_size(raw, stat.st_size) if gzipped else stat.st_size
             raw.seek(0)
             with gzip.GzipFile(fileobj=raw) if gzipped else raw as f:
-                arr = _parse(f, str(path))
+                arr = _parse(f, str(path), size)
     except OSError as e:
         if gzipped:
             raise DataError(f"'{path}' is a damaged gzip file: {e}") from None
@@ -64,8 +65,20 @@ def read_idx(path: str | Path, cache: bool = True) -> np.ndarray:
     return arr
 
 
-def _parse(f, source: str) -> np.ndarray:
-    """Read an IDX stream straight into its array (no intermediate copy of the data)."""
+def _gzip_size(raw, compressed: int) -> int:
+    """The most bytes a gzip file's contents can hold: its trailer's size (kept modulo 2³²) where that tells,
+    else deflate's largest ratio (1032 : 1) times the compressed size."""
+    largest = compressed * 1032
+    if compressed < 18:
+        return largest
+    raw.seek(-4, os.SEEK_END)
+    stated = int.from_bytes(raw.read(4), "little")
+    return stated if largest < 1 << 32 else largest
+
+
+def _parse(f, source: str, size: int | None = None) -> np.ndarray:
+    """Read an IDX stream straight into its array (no intermediate copy of the data); ``size``, the bytes the
+    stream holds where known, refuses a header that declares more before anything is allocated."""
     head = f.read(4)
     if len(head) < 4:
         raise DataError(f"'{source}' is not an IDX file: {len(head)} bytes, shorter than the 4-byte magic number")
@@ -81,7 +94,18 @@ def _parse(f, source: str) -> np.ndarray:
         raise DataError(f"'{source}' is truncated: its header declares {ndim} dimensions but the file ends first")
     shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
     dtype = TYPES[code]
-    arr = np.empty(shape, dtype=dtype)
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if size is not None and 4 + 4 * ndim + declared > size:
+        raise DataError(
+            f"'{source}' is truncated or damaged: its header declares shape {shape} ({declared} bytes of data), "
+            f"the file holds {max(size - 4 - 4 * ndim, 0)}"
+        )
+    try:
+        arr = np.empty(shape, dtype=dtype)
+    except (MemoryError, ValueError):
+        raise DataError(
+            f"'{source}' declares shape {shape} ({declared} bytes): more than this machine can hold"
+        ) from None
     view = memoryview(arr.reshape(-1).view(np.uint8))
     got = 0
     while got < len(view):

@@ -42,6 +42,8 @@ def load_idx_pair(images: Path, labels: Path, limit: int | None = None) -> tuple
         raise DataError(f"'{labels}' holds a {y.ndim}-D {y.dtype} array; a labels file holds one integer per image")
     if len(y) == 0:
         raise DataError(f"'{labels}' holds no labels (and '{images}' {len(X)} images)")
+    if y.min() < 0:
+        raise DataError(f"'{labels}' holds a negative label ({int(y.min())}); class labels are 0, 1, 2, ...")
     if len(X) != len(y):
         raise DataError(f"'{images}' holds {len(X)} images but '{labels}' holds {len(y)} labels; they must be a pair")
     if limit is not None:
@@ -80,7 +82,10 @@ def idx(
         class_names = [str(c) for c in range(top + 1)]
     elif top >= len(class_names):
         raise DataError(f"'{labels}': label {top} has no name among the {len(class_names)} class_names")
-    return Dataset(X, y, "classification", "idx", _pixel_names(X.shape[1]), list(class_names), X_test, y_test)
+    info = {"source": str(labels)}
+    return Dataset(
+        X, y, "classification", "idx", _pixel_names(X.shape[1]), list(class_names), X_test, y_test, info=info
+    )
 
 
 # ----- iris, digits ----------------------------------------------------------------------------
@@ -190,13 +195,13 @@ def find_fashion_mnist(path: str | None = None) -> list[Path]:
             files = _files_in(folder)
             if files:
                 return files
-    looked = "\n".join(f"  {f}" for f in folders)
+    looked = ", ".join(str(f) for f in folders)
     names = ", ".join(f"{s}.gz" for s in FASHION_FILES)
     raise DataError(
-        f"fashion_mnist: the dataset was not found. Looked in:\n{looked}\n"
-        f"Install it with `sudo apt-get install {DEBIAN_PACKAGE}` (Debian, Ubuntu), or put the four files "
-        f"({names}, from https://github.com/zalandoresearch/fashion-mnist) in datasets/fashion-mnist/ or in "
-        "a folder named by $NNLAB_DATA"
+        f"fashion_mnist: the dataset was not found (looked in {looked}); install it with "
+        f"`sudo apt-get install {DEBIAN_PACKAGE}` (Debian, Ubuntu), or put the four files ({names}, from "
+        "https://github.com/zalandoresearch/fashion-mnist) in datasets/fashion-mnist/ or in a folder named by "
+        "$NNLAB_DATA"
     )
 
 
