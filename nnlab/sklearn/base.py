@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from nnlab.errors import NnlabError
-from nnlab.sklearn.params import batch, to_config
+from nnlab.sklearn.params import batch, stopping, to_config
 from nnlab.training.callbacks import Callback
 
 #: where a fit without run_dir keeps its run folder: memory-backed where the system has it (no disk writes)
@@ -33,6 +33,34 @@ class _Verbose(Callback):
 
     def on_epoch_end(self, run, epoch, row):
         print(f"Iteration {epoch + 1}, loss = {row['train_loss'] + row.get('penalty', 0.0):.8f}")
+
+
+class Plateau(Callback):
+    """scikit-learn's stopping rule, to the letter: an epoch whose ``monitor`` (the training loss with its
+    penalty, or a validation score) is not better than the best so far by ``tol`` adds one to a count that
+    a better one resets; the run stops (``converged``) when the count exceeds ``n_iter_no_change``. On a
+    validation score the network ends with the weights of its best epoch, the run's ``best`` checkpoint."""
+
+    def __init__(self, monitor: str, tol: float, n_iter_no_change: int):
+        self.monitor, self.tol, self.patience = monitor, tol, n_iter_no_change
+        self.best, self.count = None, 0
+
+    def on_epoch_end(self, run, epoch, row):
+        loss = self.monitor == "train_loss"
+        # compared as a loss (smaller is better): a score with its sign turned
+        value = row["train_loss"] + row.get("penalty", 0.0) if loss else -row[self.monitor]
+        self.count = self.count + 1 if self.best is not None and value > self.best - self.tol else 0
+        if self.best is None or value < self.best:
+            self.best = value
+        if self.count > self.patience:
+            what = "training loss" if loss else self.monitor
+            run.stop("converged", f"the {what} did not improve by tol {self.tol:g} for {self.patience} epochs")
+
+    def on_run_end(self, run):
+        if self.monitor != "train_loss" and run.best is not None and run.best["epoch"] != run.epoch:
+            from nnlab.runs.checkpoint import subset
+
+            run.net.load_state_dict(subset(run.folder.load_checkpoint("best")[0], "model"))
 
 
 class NnlabMLP(BaseEstimator):
@@ -114,7 +142,7 @@ class NnlabMLP(BaseEstimator):
         try:
             cfg = to_config(self.get_params(), self._task, len(X), dtype, incremental)
             exp = self._experiment_for(cfg, data, first)
-            result = self._run(exp)
+            result = self._run(exp, None if incremental else stopping(self.get_params(), self._task))
         except NnlabError as e:
             raise ValueError(str(e)) from None
         self._record(result, first, incremental)
@@ -140,11 +168,13 @@ class NnlabMLP(BaseEstimator):
         exp.n_batches = math.ceil(len(exp.splits.X_train) / exp.batch_size)
         return exp
 
-    def _run(self, exp):
+    def _run(self, exp, stop):
         from nnlab.runs.folder import RunFolder
         from nnlab.training.loop import Trainer
 
         callbacks = [_Verbose()] if self.verbose else []
+        if stop is not None:
+            callbacks.append(Plateau(*stop))
         if self.run_dir is not None:
             trainer = Trainer(exp, RunFolder.create(self.run_dir, exp.config.name), callbacks)
             return trainer.fit(handle_signals=False)
@@ -158,15 +188,15 @@ class NnlabMLP(BaseEstimator):
         if result.status == "diverged":
             raise ValueError(f"training diverged: {result.summary['reason']}")
         rows = [dict(r) for r in result.history]
-        es = None if incremental else exp.config.training.early_stopping
-        stop_on_val = bool(es) and es.monitor.startswith("val_")
+        monitor = None if incremental else stopping(self.get_params(), self._task)[0]
+        stop_on_val = monitor is not None and monitor != "train_loss"
         if not first:
             rows = self.history_ + rows
         curve = [r["train_loss"] + r.get("penalty", 0.0) for r in rows]
         self.history_, self.loss_curve_, self.loss_ = rows, curve, curve[-1] if curve else float("nan")
         self.n_iter_ = len(rows)
         self.best_loss_ = None if stop_on_val else min(curve, default=float("nan"))
-        self.validation_scores_ = [r.get(es.monitor) for r in rows] if stop_on_val else None
+        self.validation_scores_ = [r.get(monitor) for r in rows] if stop_on_val else None
         self.best_validation_score_ = max(self.validation_scores_) if stop_on_val else None
         self.run_dir_ = None if self.run_dir is None else str(result.run_dir)
         dense = [(k, v) for k, v in exp.net.named_params().items() if k.endswith(".W")]
@@ -184,7 +214,7 @@ class NnlabMLP(BaseEstimator):
             **{f"{a}_{s}": getattr(exp.splits, f"{a}_{s}")[:0] for a in "Xy" for s in ("train", "val", "test")},
         )
         self._experiment = exp
-        if result.status == "completed" and es is not None and not incremental:
+        if result.status == "completed" and not incremental:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization hasn't "
                 "converged yet.",

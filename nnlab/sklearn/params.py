@@ -38,6 +38,7 @@ OWNED = {
     "training.batch_size": "batch_size",
     "training.shuffle": "shuffle",
     "training.early_stopping": "early_stopping, n_iter_no_change and tol",
+    "training.monitor": "early_stopping",
 }
 
 #: scikit-learn's names for losses, where nnlab's differ
@@ -123,21 +124,18 @@ def _optimizer(p, base_optimizer) -> dict:
     return spec
 
 
-def _stopping(p, task: str, incremental: bool) -> dict | None:
-    """scikit-learn's two stopping rules as nnlab's early stopping: with ``early_stopping``, the validation
-    score (accuracy, R²) improving by less than ``tol`` for ``n_iter_no_change`` epochs, the best epoch's
-    weights restored; without, the training loss doing so (weights kept). None for one partial_fit pass."""
-    if incremental:
-        return None
+def stopping(p, task: str) -> tuple[str, float, int]:
+    """scikit-learn's stopping rule, as (the metrics column it watches, tol, n_iter_no_change): with
+    ``early_stopping`` the validation score (accuracy, R²), otherwise the training loss with its penalty
+    (the column ``train_loss``; ``nnlab.sklearn.base.Plateau`` adds the penalty)."""
     if not isinstance(p["n_iter_no_change"], numbers.Integral) or p["n_iter_no_change"] < 1:
         raise ValueError(f"n_iter_no_change must be a positive integer, got {p['n_iter_no_change']!r}")
     if not isinstance(p["tol"], numbers.Real) or not p["tol"] >= 0:
         raise ValueError(f"tol must be a number ≥ 0, got {p['tol']!r}")
-    common = {"patience": int(p["n_iter_no_change"]), "min_delta": float(p["tol"])}
+    monitor = "train_loss"
     if p["early_stopping"]:
         monitor = "val_accuracy" if task == "classification" else "val_r2"
-        return {"monitor": monitor, "restore_best": True, **common}
-    return {"monitor": "train_loss", "restore_best": False, **common}
+    return monitor, float(p["tol"]), int(p["n_iter_no_change"])
 
 
 def to_config(p: dict, task: str, n_samples: int, dtype: str, incremental: bool = False) -> dict:
@@ -168,6 +166,6 @@ def to_config(p: dict, task: str, n_samples: int, dtype: str, incremental: bool 
         regularization["l2"] = float(p["alpha"]) / bs  # scikit-learn: α/2 Σw² over a batch's SUM of losses
     cfg["regularization"] = regularization
     training = {**base.get("training", {}), "epochs": 1 if incremental else int(p["max_iter"]), "batch_size": bs}
-    training.update(shuffle=bool(p["shuffle"]), early_stopping=_stopping(p, task, incremental))
+    training.update(shuffle=bool(p["shuffle"]), monitor=stopping(p, task)[0] if not incremental else None)
     cfg["training"] = training
     return cfg
