@@ -59,6 +59,8 @@ class Experiment:
     overfit: int | None = None
     #: data.augment: ``augment(x, epoch, batch)`` gives a training batch's augmented copy; None: no augmentation
     augment: object = None
+    #: the thread count of each step, fewer where cores are busy (nnlab.parallel.Tuner)
+    threads: parallel.Tuner = field(default_factory=parallel.Tuner)
 
     @classmethod
     def from_config(cls, config: Config, overfit: int | None = None, dataset=None) -> Experiment:
@@ -98,6 +100,7 @@ class Experiment:
             n_batches=n_batches,
             overfit=overfit,
             augment=build_augmenter(cfg.data, preprocessor, splits.n_features, streams(cfg.seed)["augment"], cfg.dtype),
+            threads=parallel.Tuner(net.weight_matrices(), batch_size),
         )
 
     @property
@@ -163,6 +166,10 @@ class Experiment:
         Returns the batch's mean loss, its penalty and the forward output (logits where the loss is fused
         with the output activation; a buffer reused by the next call). Raises ``Diverged`` before any update
         where the loss is not finite. Allocates nothing at steady state (tests/test_speed.py)."""
+        with self.threads:
+            return self._train_step(x, y, lr)
+
+    def _train_step(self, x, y, lr: float) -> tuple[float, float, np.ndarray]:
         net = self.net
         value, out = self.rule.learn(x, y, self.loss)
         pen = 0.0

@@ -21,20 +21,40 @@ one BLAS thread splits nothing. ``limit(n)`` sets it explicitly. Small arrays ar
 ``MIN_PIECE`` elements a piece costs more to hand to a thread than to compute.
 
 ``fast_paths`` (or the environment variable ``NNLAB_FAST_PATHS``, read once when this module loads) turns
-nnlab's two speed paths off, to measure them or to rule them out when debugging: the BLAS level-1 calls of
-``nnlab.blas`` and this module's split. ``NNLAB_FAST_PATHS=0`` turns both off, ``=blas`` or ``=threads``
-keeps that one only, ``1`` (the default) keeps both. Without them an optimizer's update is plain NumPy on
-one thread, over the whole buffer at once: the same numbers, to within float rounding.
+nnlab's speed paths off, to measure them or to rule them out when debugging: the BLAS level-1 calls of
+``nnlab.blas``, this module's split, and ``adapt`` (the ``Tuner`` below). ``NNLAB_FAST_PATHS=0`` turns all
+off, a comma list (``blas,threads``) keeps those only, ``1`` (the default) keeps all. Without the first two an
+optimizer's update is plain NumPy on one thread, over the whole buffer at once: the same numbers, to within
+float rounding.
+
+Cores that are not there. ``usable_cores``: this process's CPU affinity (taskset, a cpuset) lowered to
+the cgroup v2 quota (``cpu.max`` of its cgroup and parents: docker ``--cpus``, Kubernetes limits), rounded
+up; no run uses more threads. Cores taken by other processes show only in time: BLAS splits each product
+evenly over its threads and waits for the last, so a thread sharing a core with a busy process makes every
+product wait for its time slice. ``Tuner`` (one per ``Experiment``) times the network's own products, on
+scratch arrays, at each thread count before the first step and every ``Tuner.EVERY`` seconds after; the
+steps between run at the fastest count. Measuring never touches the training's arithmetic, but OpenBLAS's
+sgemm rounds differently at different thread counts (measured: 1 and 2 threads differ in the last bits of
+3-20 % of a product's elements; after a dozen steps the weights differ by up to 5·10⁻⁷), so the count
+decides a run's bits. Hence ``MARGIN``: fewer threads than all are chosen only when a tenth faster, which a
+busy core makes them (2 cores, one taken: a step's products at 2 threads take several times as long as at
+1) and a quiet machine does not: there every step runs at the full count, as without the tuner, and a seed
+gives the same bits every time. ``--threads N`` (``limit``) pins the count and turns the tuner off, so that a
+run on a busy machine can be repeated bit for bit. Built and tested on 2 cores (1 or 2 threads, one core
+busy or not); the choice among 1, 2, 4, … threads on bigger machines is the same code, not measured there.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 MIN_PIECE = 1 << 15  # elements: the smallest piece worth a thread hand-off (~20 µs)
 BLOCK = 1 << 16  # elements: on one thread, work through long buffers in blocks that stay in the cache
@@ -43,9 +63,11 @@ ALIGN = 16  # piece boundaries on multiples of 16 elements (64 bytes of float32:
 _limit: int | None = None
 _tasks = None  # the worker threads' queue of pieces
 _started = 0
-_blas: int | None = None  # BLAS's thread count, read by refresh()
+_blas: int | None = None  # BLAS's thread count, read by refresh(), at most usable_cores()
+_blas_set = 1  # BLAS's thread count as set (by OpenBLAS's default, threadpoolctl), read by refresh()
+_now: int | None = None  # the count a Tuner set for the step running now
 _lock = threading.Lock()
-PATHS = ("blas", "threads")
+PATHS = ("blas", "threads", "adapt")
 
 
 def _paths_from(value: str | None) -> frozenset[str]:
@@ -69,17 +91,17 @@ def fast(path: str) -> bool:
 
 class fast_paths:  # noqa: N801  (a function that can also be a context manager, like torch.set_grad_enabled)
     """Turn the speed paths on or off, process-wide: ``blas`` (the BLAS level-1 calls of ``nnlab.blas``),
-    ``threads`` (this module's split); None leaves one as it is. Called, it holds until changed; as a
+    ``threads`` (this module's split), ``adapt`` (``Tuner``); None leaves one as it is. Called, it holds until changed; as a
     context manager, the setting before comes back at the end of the block::
 
         with nnlab.parallel.fast_paths(blas=False, threads=False):   # plain NumPy on one thread
             train(config)
     """
 
-    def __init__(self, blas: bool | None = None, threads: bool | None = None):
+    def __init__(self, blas: bool | None = None, threads: bool | None = None, adapt: bool | None = None):
         global _fast
         self.before = _fast
-        wanted = {"blas": blas, "threads": threads}
+        wanted = {"blas": blas, "threads": threads, "adapt": adapt}
         _fast = frozenset(p for p in PATHS if (p in _fast if wanted[p] is None else wanted[p]))
 
     def __enter__(self):
@@ -91,12 +113,14 @@ class fast_paths:  # noqa: N801  (a function that can also be a context manager,
 
 
 def threads() -> int:
-    """How many threads a split may use: ``limit``'s value, else BLAS's thread count as ``refresh`` read it
-    (1 while the ``threads`` path is off)."""
+    """How many threads a split may use: ``limit``'s value, else the count a ``Tuner`` set for the step
+    running now, else BLAS's thread count as ``refresh`` read it (1 while the ``threads`` path is off)."""
     if "threads" not in _fast:
         return 1
     if _limit is not None:
         return _limit
+    if _now is not None:
+        return _now
     if _blas is None:
         refresh()
     return _blas
@@ -105,7 +129,7 @@ def threads() -> int:
 def refresh() -> int:
     """Read BLAS's thread count again (the trainer does, when it is built: a ``threadpool_limits`` block
     around a run applies to its splits too). Asking BLAS on every step would cost more than it saves."""
-    global _blas
+    global _blas, _blas_set
     try:
         import numpy  # noqa: F401  (loads the BLAS to be found)
         from threadpoolctl import ThreadpoolController
@@ -113,9 +137,44 @@ def refresh() -> int:
         counts = [c.num_threads for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
     except Exception:  # a BLAS threadpoolctl does not know: one thread, never wrong
         counts = []
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    _blas = max(1, min(max([1, *counts]), cores))  # never more threads than the cores this process may use
+    _blas_set = max([1, *counts])
+    _blas = min(_blas_set, usable_cores())  # never more threads than the cores this process may use
     return _blas
+
+
+CGROUP = Path("/sys/fs/cgroup")  # where cgroup v2 is mounted
+PROC_CGROUP = Path("/proc/self/cgroup")  # this process's cgroup, "0::/path" under v2
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity, lowered to its cgroup v2 CPU quota (rounded up)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    quota = cpu_quota()
+    return max(1, min(cores, quota if quota is not None else cores))
+
+
+def cpu_quota() -> int | None:
+    """Cores' worth of CPU time that ``cpu.max`` allows this process's cgroup and its parents (the least,
+    rounded up); None where no limit is set or there is no cgroup v2 (another OS, cgroup v1)."""
+    try:
+        lines = PROC_CGROUP.read_text().splitlines()
+    except OSError:
+        return None
+    where = next((line[3:].strip("/") for line in lines if line.startswith("0::")), None)
+    if where is None:
+        return None
+    quotas = []
+    folder = CGROUP / where
+    for d in [folder, *folder.parents]:
+        if d != CGROUP and CGROUP not in d.parents:
+            break
+        try:
+            quota, period = (d / "cpu.max").read_text().split()[:2]
+            if quota != "max":
+                quotas.append(math.ceil(int(quota) / int(period)))
+        except (OSError, ValueError):
+            continue
+    return max(1, min(quotas)) if quotas else None
 
 
 @contextlib.contextmanager
@@ -196,8 +255,143 @@ def _work(tasks: queue.SimpleQueue) -> None:
 
 def _after_fork() -> None:
     """A forked child has none of the parent's threads: start afresh (sweep workers fork)."""
-    global _tasks, _started, _blas, _lock
-    _tasks, _started, _blas, _lock = None, 0, None, threading.Lock()
+    global _tasks, _started, _blas, _lock, _now
+    _tasks, _started, _blas, _lock, _now = None, 0, None, threading.Lock(), None
 
 
 os.register_at_fork(after_in_child=_after_fork)
+
+
+# ------------------------------------------------------------------------------- the thread count of a step
+class Tuner:
+    """The thread count of a network's training steps: ``with tuner:`` around each step (``Experiment``
+    does). It starts at the step before which it is first entered, reading BLAS's count and the usable cores
+    then; it stays off (enters and leaves without a change) where ``limit`` pins the count, the ``adapt``
+    path is off, the BLAS is not OpenBLAS, or the products are too small for BLAS to thread them (OpenBLAS
+    runs a product of m·n·k ≤ 2¹⁸ on one thread, whatever its count). Otherwise it probes (``probe``)
+    before the first step and every ``EVERY`` seconds, and the steps between run at the chosen count;
+    leaving a step puts BLAS's count back, so that nothing outside the steps sees a change.
+    ``last``: the latest probe's seconds for the network's products at each count; ``steps``: how many
+    steps ran at each count."""
+
+    EVERY = 5.0  # seconds between two probes (one costs ~10 ms at Fashion-MNIST's sizes on a quiet machine)
+    MARGIN = 0.9  # fewer threads than all must take under this fraction of all threads' time to be chosen
+    ROUNDS = 3  # a probe's rounds (after a warm-up round): every count once per round, in rotating order
+
+    def __init__(self, weights=(), batch: int = 1):
+        self.weights, self.batch = [w for w in weights if w.ndim == 2], int(batch)
+        self.blas: int | None = None  # BLAS's count outside the steps, read at the start
+        self.count = 1
+        self.counts: tuple[int, ...] = ()  # the counts a probe compares (none: no probes)
+        self.active = False
+        self.due = 0.0
+        self.operands: list | None = None
+        self.last: dict[int, float] = {}
+        self.steps: dict[int, int] = {}
+
+    def _start(self) -> None:
+        refresh()
+        self.blas = self.count = _blas_set
+        small = max((self.batch * w.size for w in self.weights), default=0) <= 1 << 18
+        if _limit is not None or "adapt" not in _fast or not _setters() or (small and self.count == _blas):
+            return
+        self.active, self.count = True, _blas  # all usable cores, till a probe finds fewer faster
+        self.counts = (_blas,) if small else (*(1 << i for i in range(_blas.bit_length()) if 1 << i < _blas), _blas)
+
+    def __enter__(self):
+        global _now
+        if self.blas is None:
+            self._start()
+        if self.active:
+            if len(self.counts) > 1 and time.perf_counter() >= self.due:
+                t0 = time.perf_counter()
+                self.probe()
+                spent = time.perf_counter() - t0  # long where many threads wait on busy cores: probe less often
+                self.due = t0 + spent + max(self.EVERY, 100 * spent)
+            if self.count != self.blas:
+                _set_blas(self.count)
+            _now = self.count
+        return self
+
+    def __exit__(self, *exc):
+        global _now
+        if self.active:
+            _now = None
+            if self.count != self.blas:
+                _set_blas(self.blas)
+            self.steps[self.count] = self.steps.get(self.count, 0) + 1
+
+    def probe(self) -> None:
+        """Time the network's products (per layer: X W, Xᵀ dZ and, past the first, dZ Wᵀ, on the layer's
+        own weights and scratch arrays) at each count in ``counts``, a warm-up round and then ``ROUNDS``
+        rounds, and choose: the fastest count where it beats all the cores' by ``MARGIN``, else all."""
+        import statistics
+
+        import numpy as np
+
+        ops, counts = self._operands(), list(self.counts)
+        times = {c: [] for c in counts}
+        for r in range(self.ROUNDS + 1):
+            took = {}
+            for c in counts[r % len(counts) :] + counts[: r % len(counts)]:
+                _set_blas(c)
+                t0 = time.perf_counter()
+                for a, b, out in ops:
+                    np.matmul(a, b, out=out)
+                took[c] = time.perf_counter() - t0
+            for c, t in took.items():
+                times[c] += [t] if r else []
+                if r and t > 2 * min(took.values()):  # out of the running: twice as slow is never chosen
+                    counts.remove(c)
+        _set_blas(self.blas)
+        self.last = {c: statistics.median(v) for c, v in times.items() if v}
+        best, full = min(self.last, key=self.last.get), self.counts[-1]
+        self.count = best if self.last[best] < self.MARGIN * self.last[full] else full
+
+    def _operands(self) -> list:
+        """(a, b, out) of each product, once: inputs of 0.5 in one scratch buffer, outputs in another."""
+        import numpy as np
+
+        if self.operands is None:
+            B, ws = self.batch, self.weights
+            dims = [d for w in ws for d in w.shape]
+            dtype = ws[0].dtype
+            inputs = np.full(B * max(dims), 0.5, dtype)
+            outputs = np.empty(max(B * max(dims), max(w.size for w in ws)), dtype)
+
+            def view(buf, shape):
+                return buf[: shape[0] * shape[1]].reshape(shape)
+
+            self.operands = []
+            for i, w in enumerate(ws):
+                (fi, fo), x, dz = w.shape, view(inputs, (B, w.shape[0])), view(inputs, (B, w.shape[1]))
+                self.operands += [(x, w, view(outputs, (B, fo))), (x.T, dz, view(outputs, (fi, fo)))]
+                self.operands += [(dz, w.T, view(outputs, (B, fi)))] if i else []
+        return self.operands
+
+
+@functools.cache
+def _setters() -> tuple:
+    """``openblas_set_num_threads`` of each OpenBLAS that threadpoolctl finds, through ctypes (2-5 µs a call;
+    threadpoolctl's own ~16), or () where there is none (MKL, BLIS: the Tuner then stays off)."""
+    import ctypes
+
+    found = []
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        for c in ThreadpoolController().lib_controllers:
+            lib = ctypes.CDLL(c.filepath) if c.internal_api == "openblas" else None
+            names = [f"{p}openblas_set_num_threads{s}" for p in ("scipy_", "") for s in ("64_", "")]
+            f = next((f for f in (getattr(lib, n, None) for n in names) if f is not None), None)
+            if f is not None:
+                f.argtypes, f.restype = [ctypes.c_int], None
+                found.append(f)
+    except Exception:  # a BLAS that cannot be reached this way: no tuning, never wrong
+        return ()
+    return tuple(found)
+
+
+def _set_blas(n: int) -> None:
+    for f in _setters():
+        f(n)

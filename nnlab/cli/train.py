@@ -55,8 +55,9 @@ RESUME_CONFLICTS = {
     type=click.IntRange(min=1),
     default=None,
     metavar="N",
-    help="Use N cores: the matrix products' BLAS threads and the optimizer's split update (default: all that "
-    "BLAS uses; OPENBLAS_NUM_THREADS sets that too).",
+    help="Use N threads: the matrix products' BLAS threads and the optimizer's split update (default: all the "
+    "cores this process may use, fewer while other processes keep them busy; OPENBLAS_NUM_THREADS sets the "
+    "most). Pinned, a run on a busy machine repeats bit for bit.",
 )
 @click.option(
     "--members",
@@ -90,12 +91,14 @@ def train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, t
     """
     import contextlib
 
+    limits = contextlib.ExitStack()
     if threads is not None:
         from threadpoolctl import threadpool_limits
 
-        limits = threadpool_limits(limits=threads, user_api="blas")  # the trainer reads it when it is built
-    else:
-        limits = contextlib.nullcontext()
+        from nnlab import parallel
+
+        limits.enter_context(threadpool_limits(limits=threads, user_api="blas"))  # read when the trainer is built
+        limits.enter_context(parallel.limit(threads))  # exactly N: no fewer on a busy machine (parallel.Tuner)
     with limits:
         _train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, members, quiet, as_json)
 
