@@ -89,11 +89,16 @@ class GradientWatch:
     def measure(self, epoch: int) -> float:
         """Record the gradients the network holds (its last batch's) as epoch ``epoch``'s (1-based)."""
         self.norms, self.epoch = [norm(g) for _, g in self.views], epoch
-        return self.largest_now(epoch)
+        return self.largest_now(epoch, self.norms)
 
-    def largest_now(self, epoch: int) -> float:
-        """The global norm of the gradients the network holds, kept where it is the largest seen."""
-        total = math.sqrt(sum(norm(g) ** 2 for g in self.net.grads.values()))
+    def largest_now(self, epoch: int, norms: list[float] | None = None) -> float:
+        """The global norm of the gradients the network holds, kept where it is the largest seen; ``norms``,
+        the weight layers' (the ``weights`` buffer is theirs), spare computing them again."""
+        grads = self.net.grads
+        if norms is None:
+            norms = [norm(grads["weights"])] if "weights" in grads else []
+        others = norm(grads["others"]) if "others" in grads else 0.0
+        total = math.sqrt(sum(n * n for n in norms) + others * others)
         if math.isfinite(total) and (self.largest is None or total > self.largest):
             self.largest, self.largest_epoch = total, epoch
         return total
@@ -121,27 +126,37 @@ class GradientWatch:
 
 class BatchDiagnostics:
     """``training.diagnostics``: per weight layer, ‖∂J/∂W‖ and ‖ΔW‖ / ‖W‖ of every step, summed over the
-    epoch's batches (in float64, in the order of the batches: a resumed epoch adds up to the same sums)."""
+    epoch's batches (in float64, in the order of the batches: a resumed epoch adds up to the same sums).
+
+    The ``weights`` buffer of the network is its weight matrices end to end, so W is kept before the step in
+    one copy and ΔW is one subtraction; then three BLAS dot products per layer."""
 
     def __init__(self, net):
-        self.views = weight_views(net)
-        self.before = [np.empty_like(w) for w, _ in self.views]
-        self.sizes = [0.0] * len(self.views)
-        self.sums = np.zeros((2, len(self.views)))
+        flat = net.params.get("weights", np.empty(0, net.dtype))
+        self.weights, self.before = flat, np.empty_like(flat)
+        self.layers, start = [], 0
+        for w, g in weight_views(net):
+            end = start + w.size
+            self.layers.append((w.reshape(-1), g.reshape(-1), self.before[start:end]))
+            start = end
+        self.sizes = [0.0] * len(self.layers)
+        self.grad_sums, self.ratio_sums = [0.0] * len(self.layers), [0.0] * len(self.layers)
         self.count = 0
 
     def wrap(self, step):
         """``step`` (``Experiment.train_step``) measured: W kept before it, the figures taken after it."""
+        dot, sqrt, layers, sizes = np.dot, math.sqrt, self.layers, self.sizes
+        grad_sums, ratio_sums = self.grad_sums, self.ratio_sums
 
         def measured(x, y, lr):
-            for i, (w, _) in enumerate(self.views):
-                self.sizes[i] = norm(w)
-                np.copyto(self.before[i], w)
+            for i, (w, _, _) in enumerate(layers):
+                sizes[i] = sqrt(dot(w, w))
+            np.copyto(self.before, self.weights)
             result = step(x, y, lr)
-            for i, (w, g) in enumerate(self.views):
-                np.subtract(w, self.before[i], out=self.before[i])
-                self.sums[0, i] += norm(g)
-                self.sums[1, i] += norm(self.before[i]) / self.sizes[i] if self.sizes[i] > 0 else math.nan
+            np.subtract(self.weights, self.before, out=self.before)  # ΔW, layer by layer
+            for i, (_, g, d) in enumerate(layers):
+                grad_sums[i] += sqrt(dot(g, g))
+                ratio_sums[i] += sqrt(dot(d, d)) / sizes[i] if sizes[i] > 0 else math.nan
             self.count += 1
             return result
 
@@ -150,17 +165,20 @@ class BatchDiagnostics:
     def row(self) -> dict:
         """The epoch's means, as metrics.csv's columns; the sums start again."""
         n = max(self.count, 1)
-        figures = dict(zip(diagnostics_columns(len(self.views)), [*(self.sums[0] / n), *(self.sums[1] / n)]))
-        self.sums[:], self.count = 0.0, 0
-        return {k: float(v) for k, v in figures.items()}
+        means = [float(v) / n for v in (*self.grad_sums, *self.ratio_sums)]
+        self.load_state_dict(None)
+        return dict(zip(diagnostics_columns(len(self.layers)), means))
 
     def state_dict(self) -> dict:
         """The sums of an epoch in progress (a mid-epoch checkpoint's position holds them)."""
-        return {"sums": self.sums.tolist(), "count": self.count}
+        return {"grad_sums": list(self.grad_sums), "ratio_sums": list(self.ratio_sums), "count": self.count}
 
     def load_state_dict(self, state: dict | None) -> None:
-        self.sums[:] = np.asarray(state["sums"]) if state else 0.0
-        self.count = state["count"] if state else 0
+        state = state or {}
+        zeros = [0.0] * len(self.layers)
+        self.grad_sums[:] = state.get("grad_sums", zeros)  # in place: wrap's step holds these lists
+        self.ratio_sums[:] = state.get("ratio_sums", zeros)
+        self.count = state.get("count", 0)
 
 
 class DivergenceWatch(Callback):

@@ -69,7 +69,7 @@ class Trainer:
         has_val, tol = len(experiment.splits.X_val) > 0, bool(cfg.training.tol and "weights" in experiment.net.params)
         #: training.diagnostics: the per-batch gradient figures (None: the training step as it is)
         self.diagnostics = BatchDiagnostics(experiment.net) if cfg.training.diagnostics else None
-        layers = len(self.diagnostics.views) if self.diagnostics else 0
+        layers = len(self.diagnostics.layers) if self.diagnostics else 0
         self.columns = row_columns(experiment.splits.task, has_val, bool(experiment.penalties), tol, layers)
         self.gradients = GradientWatch(experiment.net)  # the last batch's of each epoch: summary.json
         self.suspect = False  # the epoch that just ended is out of training.divergence's bounds
