@@ -192,6 +192,11 @@ class TrainingConfig(_Model):
     shuffle: bool = Field(True, description="present the training examples in a new random order every epoch")
     swa: Any = Field(None, description="stochastic weight averaging, {start: 0.75} (nnlab.training.averaging)")
     ema: Any = Field(None, description="exponential moving average of the weights, {decay: 0.999}")
+    tensorboard: bool = Field(
+        False,
+        description="write TensorBoard event files into the run folder's tensorboard/ while training "
+        "(pip install 'nnlab[tensorboard]'; nnlab export tensorboard writes them for finished runs)",
+    )
 
     @field_validator("swa", "ema")
     @classmethod
