@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -104,7 +105,80 @@ def build_layers(specs: list[dict]) -> list:
     return layers
 
 
+def memory_estimate(config: Config, n_inputs: int, n_out: int, batch: int = 0) -> dict[str, int]:
+    """Bytes a network of ``config`` takes once built and training, before anything is allocated: its
+    parameters, their gradients, the optimizer's state (one array per slot, and a scratch one), and the
+    activations of a batch of ``batch`` examples (each layer's output and its gradient), in the run's dtype."""
+    from nnlab.components.layers import BatchNorm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        layers = build_layers(layer_specs(config, n_out))
+    size = np.dtype(config.dtype).itemsize
+    n, params, buffers, units = int(n_inputs), 0, 0, int(n_inputs)
+    for layer in layers:
+        if isinstance(layer, BatchNorm):  # its build allocates its running statistics: counted, not built
+            params, buffers = params + 2 * n, buffers + 2 * n
+        else:
+            n = int(layer.build(n, np.dtype(config.dtype).type))
+            params += sum(int(np.prod(shape, dtype=object)) for shape, _ in layer.param_specs.values())
+        units += n
+    try:
+        slots = len(registry("optimizer").build(config.optimizer).slots) + 1
+    except (ConfigError, AttributeError):
+        slots = 3
+    return {
+        "parameters": params * size,
+        "gradients": params * size,
+        "optimizer": slots * params * size,
+        "activations": 2 * units * int(batch) * size + buffers * size,
+    }
+
+
+def available_memory() -> int | None:
+    """Bytes this machine can still give (``MemAvailable`` of /proc/meminfo, else the free physical pages);
+    None where neither can be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def check_memory(config: Config, n_inputs: int, n_out: int, batch: int = 0) -> None:
+    """Refuse, before anything is allocated, a network whose estimate (``memory_estimate``) exceeds the
+    memory this machine has available, with the estimate and where it goes."""
+    parts = memory_estimate(config, n_inputs, n_out, batch)
+    need, have = sum(parts.values()), available_memory()
+    if have is None or need <= have:
+        return
+    detail = ", ".join(f"{k} {_bytes(v)}" for k, v in parts.items() if v)
+    at = f" at batch size {batch}" if batch else ""
+    raise ConfigError(
+        f"model: this network needs about {_bytes(need)} of memory to train{at} ({detail}; {config.dtype}), "
+        f"and this machine has {_bytes(have)} available; use fewer or smaller layers (model.hidden)"
+        + (", a smaller training.batch_size" if batch > 1 else "")
+        + (" or dtype: float32" if np.dtype(config.dtype).itemsize > 4 else "")
+    )
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1024 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
 def build_network(config: Config, n_inputs: int, n_out: int, init_rng=None, dropout_rng=None) -> Network:
+    bs = config.training.batch_size
+    check_memory(config, n_inputs, n_out, bs if isinstance(bs, int) else 0)  # a full batch: Experiment checks
     layers = build_layers(layer_specs(config, n_out))
     dtype = np.dtype(config.dtype)
     try:

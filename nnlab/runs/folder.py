@@ -219,11 +219,17 @@ class RunFolder:
     def read_summary(self) -> dict:
         """summary.json ({} where the run has not written one yet)."""
         try:
-            return json.loads(self.summary_file.read_text())
+            summary = json.loads(self.summary_file.read_text())
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as e:
             raise CheckpointError(f"'{self.summary_file}' is not readable JSON: {e}") from None
+        if not isinstance(summary, dict) or not isinstance(summary.get("status", ""), (str, type(None))):
+            raise CheckpointError(
+                f"'{self.summary_file}' is not a run's summary (a JSON object with a status); it was edited: "
+                "delete it to let nnlab write it again"
+            )
+        return summary
 
     def read_metrics(self):
         """metrics.csv as a pandas DataFrame; a clear error where it is missing or unreadable."""
