@@ -148,7 +148,7 @@ def inspect(source, checkpoint: str = "best", split: str = "train", samples: int
     x, y = X[:samples], y[:samples]
     saved = _save(exp.net)
     try:
-        captured = _forward(exp.net, x)
+        captured = layer_outputs(exp.net, x)
         _restore(exp.net, saved)
         value, steps = _step(exp, x, y, where["lr"])
     finally:
@@ -219,14 +219,17 @@ def groups(net) -> list[list[int]]:
     return [g for g in out if isinstance(net.layers[g[0]], (Dense, Maxout))]
 
 
-def _forward(net, x) -> list[tuple[list[int], dict]]:
-    """One forward pass in training mode; per group its pre-activations and activations (copies)."""
+def layer_outputs(net, x, training: bool = True) -> list[tuple[list[int], dict]]:
+    """One forward pass of ``x``; per group (``groups``) its layers' indices and ``pre``, ``act`` (float64
+    copies of the pre-activations and activations), ``activation`` (its name) and ``describe``. In training
+    mode batch norm updates its running statistics and dropout draws from its generator: the caller keeps
+    them (``inspect`` does)."""
     seen: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for i, layer in enumerate(net.layers):
         z = x
         if isinstance(layer, (ActivationLayer, PReLU)):
             z = np.array(x, dtype=np.float64)  # before the layer: an activation may overwrite its input
-        x = layer.forward(x, True)
+        x = layer.forward(x, training)
         if isinstance(layer, (ActivationLayer, PReLU)):
             seen[i] = (z, np.array(x, dtype=np.float64))
         elif isinstance(layer, (Dense, Maxout, BatchNorm)):

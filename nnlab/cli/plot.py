@@ -14,11 +14,29 @@ from nnlab.cli.options import COMMAND, checkpoint_option
     "--output",
     default=None,
     metavar="FILE.png",
-    help="Where to write the figure (default: RUN_DIR/curves.png for one run, ./curves.png for several).",
+    help="Where to write the figure (default: RUN_DIR/curves.png for one run, ./curves.png for several); "
+    "FILE.gif for --animate.",
 )
 @click.option("--boundary", is_flag=True, help="Also draw each model's decision regions (2-D classification data).")
-@checkpoint_option("best", "Checkpoint whose decision regions --boundary draws.")
-def plot(run_dirs, output, boundary, checkpoint):
+@checkpoint_option("best", "Checkpoint whose decision regions --boundary (or units --neurons) draws.")
+@click.option(
+    "--gradients",
+    is_flag=True,
+    help="Instead: each weight layer's gradient norm and update ratio per epoch, as training.diagnostics: true "
+    "recorded them (RUN_DIR/gradients.png).",
+)
+@click.option(
+    "--neurons",
+    is_flag=True,
+    help="Instead: every unit's output over the plane of 2 input features, a row per layer (RUN_DIR/neurons.png).",
+)
+@click.option(
+    "--animate",
+    is_flag=True,
+    help="Instead: a GIF of the decision boundary (2-D classification) or the fitted curve (1-D regression) over "
+    "the epochs, from training.snapshots or training.checkpoint_every (RUN_DIR/animation.gif).",
+)
+def plot(run_dirs, output, boundary, checkpoint, gradients, neurons, animate):
     """Plot the loss and accuracy (R² for regression) per epoch, train vs val, of one or several runs:
     each run's best epoch is starred and an early stop drawn as a dotted line; a learning-rate panel is
     added when the lr changes during a run. Classification and regression runs get a row of axes each
@@ -26,14 +44,21 @@ def plot(run_dirs, output, boundary, checkpoint):
 
     \b
     A sweep's folder gives its search: the best metric against the epochs spent, and every trial's curve.
+    One run's insides: --gradients, --neurons, --animate (one of them, each its own file).
 
     \b
     Example:  nnlab plot runs/moons-20250101-120000-ab12 --boundary -o moons.png
               nnlab plot runs/sweeps/moons-sweep-20250101-120000-cd34
+              nnlab plot runs/moons-20250101-120000-ab12 --animate -o moons.gif
     """
     from pathlib import Path
 
     from nnlab.plotting import plot_runs
+
+    views = [f for f, on in (("--gradients", gradients), ("--neurons", neurons), ("--animate", animate)) if on]
+    if views:
+        click.echo(f"wrote {_view(views, run_dirs, output, boundary, checkpoint)}")
+        return
 
     if len(run_dirs) == 1 and (Path(run_dirs[0]) / "sweep.yaml").is_file():  # a sweep folder: its search figure
         from nnlab.sweep.figure import plot_sweep
@@ -58,3 +83,37 @@ def _check_output(out) -> None:
         raise NnlabError(f"-o: '{out}' is a folder; give the name of the PNG file to write")
     if out.parent.is_dir():
         check_writable(out.parent, f"the figure '{out}'")
+
+
+#: the file each view of one run writes by default, in the run's folder
+VIEWS = {"--gradients": "gradients.png", "--neurons": "neurons.png", "--animate": "animation.gif"}
+
+
+def _view(views, run_dirs, output, boundary, checkpoint):
+    """One run's --gradients, --neurons or --animate figure; returns the path written."""
+    from pathlib import Path
+
+    from nnlab.errors import NnlabError
+
+    flag = views[0]
+    if len(views) > 1 or boundary:
+        given = views + (["--boundary"] if boundary else [])
+        raise NnlabError(f"{' and '.join(given)}: give one of them at a time (each writes its own file)")
+    if len(run_dirs) != 1:
+        raise NnlabError(f"{flag} draws one run; give one RUN_DIR (got {len(run_dirs)})")
+    from nnlab.runs.folder import RunFolder
+
+    run = RunFolder.open(run_dirs[0]).path
+    out = Path(output) if output is not None else run / VIEWS[flag]
+    _check_output(out)
+    if flag == "--gradients":
+        from nnlab.figures.gradients import plot_gradients
+
+        return plot_gradients(run, out)
+    if flag == "--neurons":
+        from nnlab.figures.neurons import plot_neurons
+
+        return plot_neurons(run, out, checkpoint)
+    from nnlab.figures.animation import animate_run
+
+    return animate_run(run, out)
