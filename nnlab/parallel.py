@@ -56,6 +56,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 MIN_PIECE = 1 << 15  # elements: the smallest piece worth a thread hand-off (~20 µs)
 BLOCK = 1 << 16  # elements: on one thread, work through long buffers in blocks that stay in the cache
 ALIGN = 16  # piece boundaries on multiples of 16 elements (64 bytes of float32: whole cache lines)
@@ -327,18 +329,13 @@ class Tuner:
         rounds, and choose: the fastest count where it beats all the cores' by ``MARGIN``, else all."""
         import statistics
 
-        import numpy as np
-
         ops, counts = self._operands(), list(self.counts)
         times = {c: [] for c in counts}
         for r in range(self.ROUNDS + 1):
             took = {}
             for c in counts[r % len(counts) :] + counts[: r % len(counts)]:
                 _set_blas(c)
-                t0 = time.perf_counter()
-                for a, b, out in ops:
-                    np.matmul(a, b, out=out)
-                took[c] = time.perf_counter() - t0
+                took[c] = _seconds(ops)
             for c, t in took.items():
                 times[c] += [t] if r else []
                 if r and t > 2 * min(took.values()):  # out of the running: twice as slow is never chosen
@@ -350,8 +347,6 @@ class Tuner:
 
     def _operands(self) -> list:
         """(a, b, out) of each product, once: inputs of 0.5 in one scratch buffer, outputs in another."""
-        import numpy as np
-
         if self.operands is None:
             B, ws = self.batch, self.weights
             dims = [d for w in ws for d in w.shape]
@@ -390,6 +385,14 @@ def _setters() -> tuple:
     except Exception:  # a BLAS that cannot be reached this way: no tuning, never wrong
         return ()
     return tuple(found)
+
+
+def _seconds(products) -> float:
+    """How long the products (a, b, out) take, one after the other."""
+    t0 = time.perf_counter()
+    for a, b, out in products:
+        np.matmul(a, b, out=out)
+    return time.perf_counter() - t0
 
 
 def _set_blas(n: int) -> None:

@@ -134,3 +134,148 @@ def test_import_nnlab_puts_openblas_idle_threads_to_sleep_unless_the_user_chose(
     code = "import nnlab, os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected
+
+
+# ----------------------------------------------------------------------------- cores, and the count of a step
+NET = {
+    "data": {"name": "blobs", "n_samples": 640, "classes": 3, "features": 100, "split": {"val": 0.0, "test": 0.0}},
+    "model": {"hidden": [128]},  # products of 64·100·128 elements: BLAS threads them
+    "optimizer": {"name": "adam", "lr": 0.01},
+    "training": {"epochs": 1, "batch_size": 64},
+}
+
+
+@pytest.fixture
+def two_cores(monkeypatch, tmp_path):
+    """BLAS at 2 threads, 2 usable cores and no CPU quota, whatever the machine; a cgroup tree to fill."""
+    from threadpoolctl import threadpool_limits
+
+    if not parallel._setters():
+        pytest.skip("BLAS threads are not OpenBLAS's here: the tuner stays off")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    (tmp_path / "proc").write_text("0::/user/run\n")
+    (tmp_path / "cg" / "user" / "run").mkdir(parents=True)
+    monkeypatch.setattr(parallel, "PROC_CGROUP", tmp_path / "proc")
+    monkeypatch.setattr(parallel, "CGROUP", tmp_path / "cg")
+    with threadpool_limits(limits=2, user_api="blas"):
+        yield tmp_path / "cg"
+    monkeypatch.undo()
+    parallel.refresh()  # the machine's own cores again
+
+
+def machine(monkeypatch, seconds: dict, blas=False) -> list:
+    """Probes see ``seconds[count]`` for the network's products; returns the BLAS counts set, in order
+    (``blas``: set them on BLAS too)."""
+    log, real = [], parallel._set_blas
+    monkeypatch.setattr(parallel, "_set_blas", lambda n: (log.append(n), blas and real(n)))
+    monkeypatch.setattr(parallel, "_seconds", lambda ops: seconds[log[-1]])
+    return log
+
+
+def trained(k: int, config=NET):
+    import nnlab
+
+    exp = nnlab.build(config)
+    X, y, B = exp.splits.X_train, exp.splits.y_train, exp.batch_size
+    for i in range(k):
+        exp.train_step(X[i * B : (i + 1) * B], y[i * B : (i + 1) * B], 0.01)
+    return exp
+
+
+def blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_usable_cores_are_the_affinity_lowered_to_the_cgroup_quota(two_cores, monkeypatch):
+    assert parallel.cpu_quota() is None and parallel.usable_cores() == 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    (two_cores / "user" / "run" / "cpu.max").write_text("max 100000\n")  # no limit here
+    (two_cores / "user" / "cpu.max").write_text("250000 100000\n")  # 2.5 cores above: 3
+    assert parallel.cpu_quota() == 3 and parallel.usable_cores() == 3
+    (two_cores / "cpu.max").write_text("50000 100000\n")  # half a core at the top: 1
+    assert parallel.cpu_quota() == 1 and parallel.usable_cores() == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    (two_cores / "cpu.max").unlink()
+    assert parallel.usable_cores() == 1  # the affinity is the lower
+
+
+def test_a_quota_of_one_core_runs_the_steps_on_one_thread_and_leaves_blas_as_it_was(two_cores):
+    (two_cores / "user" / "cpu.max").write_text("100000 100000\n")
+    assert parallel.refresh() == 1 and parallel.threads() == 1
+    exp = trained(4)
+    assert exp.threads.counts == (1,) and exp.threads.steps == {1: 4}  # nothing to compare: no probe
+    assert blas_threads() == [2] * len(blas_threads())
+
+
+@pytest.mark.parametrize(
+    "seconds, chosen",
+    [
+        ({1: 1.0, 2: 3.0}, 1),  # one core busy: two threads wait on it
+        ({1: 1.8, 2: 1.0}, 2),  # quiet
+        ({1: 0.95, 2: 1.0}, 2),  # fewer threads faster, but by less than the margin: all, as without tuning
+    ],
+)
+def test_the_steps_run_at_the_count_whose_products_are_fastest(two_cores, monkeypatch, seconds, chosen):
+    log = machine(monkeypatch, seconds)
+    exp = trained(5)
+    assert exp.threads.count == chosen and exp.threads.steps == {chosen: 5}
+    assert set(exp.threads.last) == {1, 2}
+    if chosen == 2:  # every count each round, then BLAS's own back; the steps change nothing
+        assert len(log) == (parallel.Tuner.ROUNDS + 1) * 2 + 1 and log[-1] == 2
+    else:  # the probe's end (2 dropped out once twice as slow), then each step sets 1 and puts 2 back
+        assert log[-11:] == [2] + [1, 2] * 5 and len(log) < (parallel.Tuner.ROUNDS + 1) * 2 + 11
+
+
+def test_the_count_follows_the_machine_as_it_changes(two_cores, monkeypatch):
+    seconds = {1: 1.8, 2: 1.0}
+    machine(monkeypatch, seconds)
+    exp = trained(3)
+    X, y = exp.splits.X_train, exp.splits.y_train
+    for busy, count in ((4.0, 1), (1.0, 2)):  # another process takes a core, then lets it go
+        seconds[2] = busy
+        exp.threads.probe()  # as every Tuner.EVERY seconds
+        for _ in range(3):
+            exp.train_step(X[:64], y[:64], 0.01)
+        assert exp.threads.count == count
+    assert exp.threads.steps == {2: 6, 1: 3}
+
+
+def test_a_tuned_run_has_the_bits_of_a_run_pinned_at_the_count_it_chose(two_cores, monkeypatch):
+    """Probing never touches the training: a quiet machine gives the bits of a run without the tuner, a busy
+    one those of a run pinned at one thread (OpenBLAS rounds differently at 1 and 2 threads)."""
+    from threadpoolctl import threadpool_limits
+
+    with parallel.fast_paths(adapt=False):
+        untuned = trained(6).net.params["weights"].copy()
+    with threadpool_limits(limits=1, user_api="blas"), parallel.limit(1):
+        single = trained(6).net.params["weights"].copy()
+    machine(monkeypatch, {1: 1.8, 2: 1.0}, blas=True)
+    quiet = trained(6)
+    assert quiet.threads.steps == {2: 6} and np.array_equal(quiet.net.params["weights"], untuned)
+    machine(monkeypatch, {1: 1.0, 2: 3.0}, blas=True)
+    busy = trained(6)
+    assert busy.threads.steps == {1: 6} and np.array_equal(busy.net.params["weights"], single)
+    assert blas_threads() == [2] * len(blas_threads())
+
+
+def test_no_probe_where_the_count_is_pinned_switched_off_or_cannot_matter(two_cores, monkeypatch, cli, tmp_path):
+    import yaml
+
+    probes = []
+    monkeypatch.setattr(parallel.Tuner, "probe", lambda self: probes.append(self) or setattr(self, "count", 2))
+    with parallel.limit(2):
+        assert trained(2).threads.steps == {}
+    with parallel.fast_paths(adapt=False):
+        assert trained(2).threads.steps == {}
+    xor = {"data": {"name": "xor"}, "model": {"hidden": [4]}, "training": {"epochs": 1}}
+    assert trained(1, xor).threads.steps == {}  # products BLAS runs on one thread anyway
+    assert probes == []
+    (tmp_path / "net.yaml").write_text(yaml.safe_dump(NET))
+    r = cli("train", tmp_path / "net.yaml", "--runs-dir", tmp_path / "runs", "--threads", "2", "-q")
+    assert r.exit_code == 0, r.output
+    assert probes == []  # --threads: exactly that many
+    r = cli("train", tmp_path / "net.yaml", "--runs-dir", tmp_path / "runs", "-q")
+    assert r.exit_code == 0, r.output
+    assert len(probes) == 1 and probes[0].steps == {2: 10}
