@@ -71,6 +71,7 @@ def main():
     Then:        nnlab runs              (the run folders, their status and metrics)
                  nnlab eval runs/RUN     (figures on the test split; several runs = an ensemble)
                  nnlab components        (every activation, loss, optimizer, ...)
+                 nnlab export tensorboard runs/   (the runs in TensorBoard)
     """
 
 
@@ -98,7 +99,7 @@ def _after(own):
 
 
 def _register():
-    from nnlab.cli import components, eval, gradcheck, init, inspect, plot, predict, runs, sweep, train
+    from nnlab.cli import components, eval, export, gradcheck, init, inspect, plot, predict, runs, sweep, train
 
     main.add_command(init.init)
     main.add_command(train.train)
@@ -106,6 +107,7 @@ def _register():
     main.add_command(predict.predict)
     main.add_command(runs.runs)
     main.add_command(plot.plot)
+    main.add_command(export.export)
     main.add_command(gradcheck.gradcheck)
     main.add_command(inspect.inspect)
     main.add_command(sweep.sweep)

@@ -12,6 +12,7 @@ RESUME_CONFLICTS = {
     "overfit": "--overfit",
     "runs_dir": "--runs-dir",
     "members": "--members",
+    "tensorboard": "--tensorboard",
 }
 
 
@@ -67,10 +68,18 @@ RESUME_CONFLICTS = {
     help="Train an ensemble of K runs (seeds SEED … SEED+K−1, one data split) into one folder, and write the "
     "ensemble's figures beside the members' (ensemble.json, eval-test-ensemble.json).",
 )
+@click.option(
+    "--tensorboard",
+    is_flag=True,
+    help="Also write TensorBoard event files into RUN_DIR/tensorboard/ as it trains (the same as "
+    "-o training.tensorboard=true; needs pip install 'nnlab[tensorboard]').",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or tables.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON on stdout.")
 @click.pass_context
-def train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, threads, members, quiet, as_json):
+def train(
+    ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, threads, members, tensorboard, quiet, as_json
+):
     """Train the network described by CONFIG (a YAML file) and write a run folder, or continue a run.
 
     Ctrl-C (SIGINT) or SIGTERM finishes the current batch, saves checkpoints/last.safetensors, marks the
@@ -99,6 +108,8 @@ def train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, t
 
         limits.enter_context(threadpool_limits(limits=threads, user_api="blas"))  # read when the trainer is built
         limits.enter_context(parallel.limit(threads))  # exactly N: no fewer on a busy machine (parallel.Tuner)
+    if tensorboard:
+        overrides = (*overrides, "training.tensorboard=true")
     with limits:
         _train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, members, quiet, as_json)
 
@@ -121,6 +132,10 @@ def _train(ctx, config, overrides, runs_dir, seed, resume_dir, epochs, overfit, 
 
         overrides = [*overrides, *([f"training.epochs={epochs}"] if epochs is not None else [])]
         cfg = load_config(config, overrides, seed=seed)
+        if cfg.training.tensorboard:  # before the run folder is made
+            from nnlab.training.tensorboard import require
+
+            require("training.tensorboard: TensorBoard event files")
         if members is not None:
             from nnlab.cli.members import train_members
 

@@ -35,6 +35,7 @@ from nnlab.training.diagnostics import BatchDiagnostics, DivergenceWatch, Gradie
 from nnlab.training.interrupt import signal_name, stop_on_signals
 from nnlab.training.persistence import RunWriter
 from nnlab.training.snapshots import Snapshots
+from nnlab.training.tensorboard import TensorBoardLogger
 
 PROGRESS_INTERVAL = 0.2  # seconds between progress updates inside an epoch
 
@@ -113,7 +114,8 @@ class Trainer:
             out.append(Snapshots(cfg.training.snapshots))
         div = cfg.training.divergence
         watch = [DivergenceWatch(div.factor, div.patience, exp.expected_initial_loss)] if div else []
-        return out + list(exp.rule.callbacks) + averaging_callbacks(cfg.training) + watch
+        tensorboard = [TensorBoardLogger()] if cfg.training.tensorboard else []
+        return out + list(exp.rule.callbacks) + averaging_callbacks(cfg.training) + watch + tensorboard
 
     # ----- what callbacks and handlers read and call -------------------------------------------
     net = property(lambda self: self.experiment.net)
