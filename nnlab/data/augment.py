@@ -4,6 +4,8 @@ examples, drawn while the batch is drawn; validation, test and prediction see th
 An example is a row of H·W grey levels (``data.image_shape``, or a square inferred from the row's length:
 Fashion-MNIST 28×28, digits 8×8). For each image of a batch, in this order:
 
+- ``flip: p``: with probability p, the mirror image (left and right swapped: right for clothes, wrong for
+  digits);
 - ``translate: t``: shift by whole pixels (dy, dx), each drawn uniformly from {−t, …, t};
 - ``rotate: a``: rotate by an angle drawn uniformly from [−a, a] degrees about the image's centre;
 - ``elastic: s``: an elastic distortion: a displacement of each pixel, smooth over the image. Displacements
@@ -13,7 +15,8 @@ Fashion-MNIST 28×28, digits 8×8). For each image of a batch, in this order:
   the image drawn from ``erase_area`` [lo, hi], with an aspect ratio between 0.3 and 3.3, is set to ``fill``.
 
 The geometric steps are one gather per image: each output pixel q reads the input at
-p = R(−θ)(q − c − t) + c + d(q) (c the centre, t the shift, θ the angle, d the elastic displacement), the
+p = R(−θ)(q − c − t) + c + d(q) (c the centre, t the shift, θ the angle, d the elastic displacement;
+a mirrored image negates the column of q − c − t first), the
 nearest pixel where p is whole (shifts alone) and a bilinear mix of the four around it otherwise; pixels read
 from outside the image are ``fill`` (the background, raw grey level 0 by default). The work is on the raw
 grey levels: the preprocessing is undone on the batch, and done again after.
@@ -40,6 +43,7 @@ ASPECT = (0.3, 3.3)  # random erasing's range of aspect ratios (height / width),
 class AugmentSpec:
     """``data.augment``'s keys, their defaults (nothing changes) and their meaning: see the module's docstring."""
 
+    flip: float = 0.0  # probability of a mirror image (left ↔ right)
     translate: int = 0  # pixels, each axis
     rotate: float = 0.0  # degrees
     elastic: float = 0.0  # pixels, the standard deviation of the displacements at the grid's nodes
@@ -50,6 +54,7 @@ class AugmentSpec:
 
 
 _CHECKS = {
+    "flip": (lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
     "translate": (lambda v: isinstance(v, int) and 0 <= v, "a whole number of pixels ≥ 0"),
     "rotate": (lambda v: 0 <= v <= 180, "degrees in [0, 180]"),
     "elastic": (lambda v: v >= 0, "pixels ≥ 0"),
@@ -119,7 +124,7 @@ def build_augmenter(data_cfg, preprocessor, n_features: int, seed_sequence, dtyp
     """The augmenter of ``data.augment``, or None where the config asks for none (or only zeros)."""
     spec = getattr(data_cfg, "augment", None)
     spec = None if spec is None else AugmentSpec(**spec)
-    if spec is None or not (spec.translate or spec.rotate or spec.elastic or spec.erase):
+    if spec is None or not (spec.flip or spec.translate or spec.rotate or spec.elastic or spec.erase):
         return None
     shape = image_shape(n_features, getattr(data_cfg, "image_shape", None))
     return Augmenter(spec, shape, preprocessor.shift, preprocessor.scale, seed_sequence, dtype)
@@ -152,24 +157,44 @@ class Augmenter:
 
     def __call__(self, x: np.ndarray, epoch: int, batch: int) -> np.ndarray:
         rng, spec = self.rng(epoch, batch), self.spec
-        m = len(x)
+        m, h, w = len(x), self.h, self.w
         raw = x if self.uniform else x * self.inv_scale + self.shift  # raw grey levels (a new array)
         fill = self.fill[0] if self.uniform else self.dtype.type(spec.fill)
-        out = raw
-        if spec.translate or spec.rotate or spec.elastic:
+        if spec.rotate or spec.elastic:
             sy, sx = self._sources(rng, m)
-            out = _gather(raw, sy, sx, self.h, self.w, fill)
+            out = _gather(raw, sy, sx, h, w, fill)
+        elif spec.flip or spec.translate:
+            out = self._shifted(rng, raw, fill)
+        else:
+            out = raw.copy() if raw is x else raw
         if spec.erase:
-            mask = self._erase_mask(rng, m)
-            out = np.where(mask, fill, out)
+            np.copyto(out.reshape(m, h, w), fill, where=self._erase_mask(rng, m))
         if not self.uniform:
             out -= self.shift
             out *= self.scale
         return out.astype(self.dtype, copy=False)
 
+    def _shifted(self, rng, raw: np.ndarray, fill) -> np.ndarray:
+        """Mirrored and shifted by whole pixels: the images framed by ``translate`` pixels of ``fill``, and
+        of each frame the H×W window at (t − dy, t − dx), all picked in one indexing ((m, H·W), a new array)."""
+        spec, (m, h, w), t = self.spec, (len(raw), self.h, self.w), int(self.spec.translate)
+        images = raw.reshape(m, h, w)
+        if spec.flip:
+            mirrored = rng.random(m) < spec.flip
+            images = np.where(mirrored[:, None, None], images[:, :, ::-1], images)
+        if not t:
+            return images.reshape(m, h * w).copy() if images.base is raw or images is raw else images.reshape(m, -1)
+        framed = np.full((m, h + 2 * t, w + 2 * t), fill, dtype=raw.dtype)
+        framed[:, t : t + h, t : t + w] = images
+        dy, dx = rng.integers(-t, t + 1, size=(2, m))
+        windows = np.lib.stride_tricks.sliding_window_view(framed, (h, w), axis=(1, 2))  # (m, 2t+1, 2t+1, h, w)
+        return windows[np.arange(m), t - dy, t - dx].reshape(m, h * w)  # out(r, c) = in(r − dy, c − dx)
+
     def _sources(self, rng, m: int) -> tuple[np.ndarray, np.ndarray]:
         """For every output pixel of every image, where in the input it reads (rows, columns; (m, H·W))."""
         spec, ry, rx = self.spec, self.ry[None, :], self.rx[None, :]
+        if spec.flip:  # a mirrored image reads column −x about the centre
+            rx = rx * np.where(rng.random((m, 1)) < spec.flip, -1.0, 1.0)
         t = int(spec.translate)
         dy = rng.integers(-t, t + 1, size=(m, 1)) if t else np.zeros((m, 1))
         dx = rng.integers(-t, t + 1, size=(m, 1)) if t else np.zeros((m, 1))
@@ -189,7 +214,7 @@ class Augmenter:
         return sy, sx
 
     def _erase_mask(self, rng, m: int) -> np.ndarray:
-        """(m, H·W), True inside each image's erased rectangle (no pixel where the image keeps all)."""
+        """(m, H, W), True inside each image's erased rectangle (nowhere where the image keeps all)."""
         spec, h, w = self.spec, self.h, self.w
         on = rng.random(m) < spec.erase
         lo, hi = spec.erase_area
@@ -199,9 +224,10 @@ class Augmenter:
         ew = np.clip(np.rint(np.sqrt(area / ratio)), 1, w).astype(np.int64)
         y0 = (rng.random(m) * (h - eh + 1)).astype(np.int64)
         x0 = (rng.random(m) * (w - ew + 1)).astype(np.int64)
-        r, c = self.rows[None, :], self.cols[None, :]
-        inside = (r >= y0[:, None]) & (r < (y0 + eh)[:, None]) & (c >= x0[:, None]) & (c < (x0 + ew)[:, None])
-        return inside & on[:, None]
+        r, c = np.arange(h)[None, :], np.arange(w)[None, :]
+        rows = (r >= y0[:, None]) & (r < (y0 + eh)[:, None]) & on[:, None]
+        cols = (c >= x0[:, None]) & (c < (x0 + ew)[:, None])
+        return rows[:, :, None] & cols[:, None, :]
 
 
 def _upsampler(g: int, n: int) -> np.ndarray:

@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from nnlab import blas
 from nnlab.training.callbacks import Callback
 
 FINISHED = ("completed", "stopped_early", "converged")
@@ -96,10 +97,13 @@ class WeightAverage(Callback):
         if self.average is None:
             self.average = {r: p.copy() for r, p in params.items()}
         else:
-            w = next(iter(params.values())).dtype.type(weight)
             for r, p in params.items():
                 a = self.average[r]
-                a += w * (p - a)
+                axpby = blas.function("axpby", a.dtype) if blas.usable(p, a) else None
+                if axpby is not None:  # one pass over the weights, on the BLAS threads (EMA: after every step)
+                    axpby(a.size, weight, blas.address(p), 1, 1.0 - weight, blas.address(a), 1)
+                else:
+                    a += a.dtype.type(weight) * (p - a)
         self.count += 1
 
     # ----- the end of the run: the averaged model's checkpoint and figures ----------------------
