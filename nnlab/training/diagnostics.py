@@ -5,7 +5,8 @@ weight matrices count (biases, batch-norm γ/β and PReLU α do not). Every norm
 gradient the optimizer steps with: the loss's, plus the penalties', clipped where ``training.grad_clip`` is.
 
 - ``GradientWatch`` (every run): after the last batch of each epoch, ‖∂J/∂W^[l]‖ of every weight layer and
-  the global norm over all parameters. A handful of dot products once an epoch, outside the batch loop.
+  the global norm over all parameters. Five dot products once an epoch for a two-layer network, outside
+  the batch loop: 0.02–0.07 ms, 0.1–0.4 % of a moons.yaml epoch, 2–6 % of a 1 ms XOR epoch.
   summary.json's ``gradients`` holds the last epoch's norms, the largest global norm seen and, where the
   layers' norms span more than a factor 1000, a warning printed once at the end of the run: vanishing
   gradients where the smallest is nearer the input than the largest (saturated sigmoid or tanh units, a
@@ -14,7 +15,9 @@ gradient the optimizer steps with: the loss's, plus the penalties', clipped wher
   ‖ΔW^[l]‖ / ‖W^[l]‖ of the step (W before it; about 1e-3 is the rule of thumb, far above means a learning
   rate too high, far below one too low); metrics.csv gets their means over the epoch's batches as columns
   ``grad_norm_l`` and ``update_ratio_l``. It wraps the training step, so with the option off the batch loop
-  is the one it was. Cost with it on: see the README ("Gradient diagnostics").
+  is the one it was. With it on, measured in place during training on a shared 2-core machine: 0.026 ms a
+  batch on configs/moons.yaml (9 % of its 0.30 ms step), 2.7 ms a batch on the Fashion-MNIST network
+  (784 → 768 → 384 → 10, batches of 128: 4.5 % of its 84 ms step).
 - ``DivergenceWatch`` (a callback; ``training.divergence``): a training loss above ``factor`` × the initial
   loss for ``patience`` epochs in a row ends the run as ``diverged``, as a non-finite loss does at once. An
   epoch out of bounds is marked (``run.suspect``): it is neither saved as ``last`` nor picked as ``best``, so

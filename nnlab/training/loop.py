@@ -12,6 +12,9 @@ what the rest of the epoch needs is the shuffle RNG state *before* the epoch (it
 from it), the next batch, the running sums of the epoch's loss, penalty and correct predictions and its
 seconds so far. ``resume`` continues from there bit-identically. A second signal aborts at once
 (``KeyboardInterrupt``), keeping the last checkpoint written.
+
+A loss that is not finite, or stays out of ``training.divergence``'s bounds (``nnlab.training.diagnostics``),
+ends the run ``diverged``: the writer keeps the last good checkpoint as ``last`` and the network ends with it.
 """
 
 from __future__ import annotations
