@@ -223,17 +223,12 @@ def _regions(ax, model, steps: int = 200) -> None:
     """The class the model predicts over a grid of the raw feature plane, with the train and test points."""
     from matplotlib.colors import ListedColormap
 
-    from nnlab.data.core import raw_splits
+    from nnlab.figures.common import input_plane, raw_points
     from nnlab.metrics import predicted_classes
 
-    raw = raw_splits(model.config.data, model.config.seed)
-    X_all = np.vstack([raw.X_train, raw.X_val, raw.X_test]).astype(np.float64)
-    lo, hi = X_all.min(axis=0), X_all.max(axis=0)
-    pad = 0.1 * np.where(hi > lo, hi - lo, 1.0)
-    g0, g1 = np.meshgrid(
-        np.linspace(lo[0] - pad[0], hi[0] + pad[0], steps), np.linspace(lo[1] - pad[1], hi[1] + pad[1], steps)
-    )
-    out = model.outputs(np.c_[g0.ravel(), g1.ravel()])
+    raw = raw_points(model)
+    g0, g1, points = input_plane(raw, steps)
+    out = model.outputs(points)
     classes = predicted_classes(out).reshape(g0.shape)
     n = max(model.n_classes, 2)
     cmap = ListedColormap([f"C{i % 10}" for i in range(n)])
