@@ -232,3 +232,25 @@ def test_inputs_a_thousand_times_too_large_are_caught(cli, runs_dir):
     value = float(line.split()[2])
     assert value > 100, line
     assert "too high" in line and "data.preprocess" in line
+
+
+ASCII_TERMINAL = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
+
+
+@pytest.mark.slow
+def test_an_ascii_only_terminal_gets_greek_letters_and_powers_spelled_in_ascii(tmp_path):
+    """LC_ALL=C without UTF-8 mode: stdout encodes ASCII only. Tables keep their alignment and φ, R², —
+    are spelled phi, R^2, - instead of ending in UnicodeEncodeError."""
+    env = {**os.environ, **ASCII_TERMINAL, "COLUMNS": "200"}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "nnlab", *a], capture_output=True, env=env, cwd=tmp_path)
+    shown = run("components", "activation")
+    assert shown.returncode == 0, shown.stderr.decode()
+    text = shown.stdout.decode("ascii")  # nothing beyond ASCII came out
+    assert "phi(z)" in text and "φ" not in text
+    widths = {len(line) for line in text.splitlines() if line.startswith("|")}
+    assert len(widths) == 1, "the table's rows have different widths"
+    (tmp_path / "c.yaml").write_text("data: {name: sine}\nmodel: {hidden: [4]}\ntraining: {epochs: 2}\n")
+    assert run("train", "c.yaml", "-q").returncode == 0
+    (folder,) = (tmp_path / "runs").iterdir()
+    evaluated = run("eval", str(folder))
+    assert evaluated.returncode == 0 and "R^2" in evaluated.stdout.decode("ascii"), evaluated.stderr.decode()
