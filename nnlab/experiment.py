@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nnlab import parallel
-from nnlab.architecture import build_network, output_units, resolve
+from nnlab.architecture import build_network, check_memory, output_units, resolve
 from nnlab.components.compat import check_loss_fits_classes, check_monitors
 from nnlab.components.regularizers import build_regularizers
 from nnlab.components.schedules import build_schedule
@@ -74,6 +74,10 @@ class Experiment:
             _keep(splits, overfit, rngs["overfit"])
         cfg = resolve(config, splits.task)
         loss = registry("loss").build(cfg.loss)
+        n_train, bs = len(splits.X_train), cfg.training.batch_size  # the memory a batch takes, before allocating
+        check_memory(
+            cfg, splits.n_features, output_units(loss, splits, cfg), n_train if bs == "full" else min(bs, n_train)
+        )
         net = build_network(cfg, splits.n_features, output_units(loss, splits, cfg), rngs["init"], rngs["dropout"])
         optimizer = registry("optimizer").build(cfg.optimizer)
         parallel.refresh()  # the optimizer's update uses as many threads as BLAS may, now
