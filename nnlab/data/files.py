@@ -4,6 +4,11 @@ Both infer the task from the target — text, booleans or integers with at most 
 values are a classification, anything else numeric a regression — and ``task:`` overrides it. Class labels
 are mapped to indices 0…K−1 in sorted order, and the original labels, as strings in that order, become the
 dataset's ``class_names``: they travel in every checkpoint so that eval and predict report them.
+
+Missing values (``missing``): ``error`` refuses them, ``drop`` leaves their rows out, ``mean`` fills a feature
+with its train split's mean. A feature column with no value at all (or none in the train split) is refused
+under ``drop`` and ``mean`` alike, naming it: it has no mean to fill with, and filling it with 0 would be a
+column the network learns nothing true from; leave it out with ``drop: [column]``.
 """
 
 from __future__ import annotations
