@@ -25,6 +25,7 @@ import os
 import platform
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -134,8 +135,9 @@ def figure(progress: pd.DataFrame, path: Path) -> None:
             for _, r in runs.groupby("seed"):
                 idx = np.searchsorted(r["spent"].to_numpy(), grid, side="right") - 1
                 curves.append(np.where(idx >= 0, r["best"].to_numpy()[np.maximum(idx, 0)], np.nan))
-            with np.errstate(all="ignore"):
-                mean = np.nanmean(curves, axis=0)  # before a sweep's first job: no best yet
+            with warnings.catch_warnings():  # before a sweep's first job there is no best yet
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmean(curves, axis=0)
             ax.plot(grid, mean, color=f"C{i}", label=method)
         ax.set(xlabel="epochs spent", ylabel="best val accuracy (mean of seeds)", title=dataset)
         ax.legend(loc="lower right")
