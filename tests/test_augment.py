@@ -131,3 +131,13 @@ def test_interrupted_augmented_run_with_averages_resumes_exactly(runs_dir, monke
         assert sorted(ta) == sorted(tb) and all(np.array_equal(ta[k], tb[k]) for k in ta), name
     sa, sb = (json.loads((d / "summary.json").read_text()) for d in (whole, result.run_dir))
     assert sa["averages"] == sb["averages"] and sa["test"] == sb["test"]
+
+
+def test_flip_mirrors_left_and_right(pixels):
+    exp = images("{flip: 1.0}")
+    x = exp.splits.X_train[:4]
+    out = exp.augment(x, 0, 0)
+    assert np.array_equal(out.reshape(4, 6, 6), x.reshape(4, 6, 6)[:, :, ::-1])
+    half = images("{flip: 0.5}").augment(exp.splits.X_train, 0, 0)
+    mirrored = [np.array_equal(b.reshape(6, 6), a.reshape(6, 6)[:, ::-1]) for a, b in zip(exp.splits.X_train, half)]
+    assert 0 < sum(mirrored) < len(mirrored)
