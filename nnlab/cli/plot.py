@@ -18,7 +18,7 @@ from nnlab.cli.options import COMMAND, checkpoint_option
     "FILE.gif for --animate.",
 )
 @click.option("--boundary", is_flag=True, help="Also draw each model's decision regions (2-D classification data).")
-@checkpoint_option("best", "Checkpoint whose decision regions --boundary (or units --neurons) draws.")
+@checkpoint_option("best", "Checkpoint whose decision regions --boundary (units --neurons, weights --weights) draws.")
 @click.option(
     "--gradients",
     is_flag=True,
@@ -36,7 +36,13 @@ from nnlab.cli.options import COMMAND, checkpoint_option
     help="Instead: a GIF of the decision boundary (2-D classification) or the fitted curve (1-D regression) over "
     "the epochs, from training.snapshots or training.checkpoint_every (RUN_DIR/animation.gif).",
 )
-def plot(run_dirs, output, boundary, checkpoint, gradients, neurons, animate):
+@click.option(
+    "--weights",
+    is_flag=True,
+    help="Instead: the first layer's weight vectors as images, one panel per unit (image data: Fashion-MNIST, "
+    "digits, IDX, npz images or data.image_shape) (RUN_DIR/weights.png).",
+)
+def plot(run_dirs, output, boundary, checkpoint, gradients, neurons, animate, weights):
     """Plot the loss and accuracy (R² for regression) per epoch, train vs val, of one or several runs:
     each run's best epoch is starred and an early stop drawn as a dotted line; a learning-rate panel is
     added when the lr changes during a run. Classification and regression runs get a row of axes each
@@ -44,18 +50,20 @@ def plot(run_dirs, output, boundary, checkpoint, gradients, neurons, animate):
 
     \b
     A sweep's folder gives its search: the best metric against the epochs spent, and every trial's curve.
-    One run's insides: --gradients, --neurons, --animate (one of them, each its own file).
+    One run's insides: --gradients, --neurons, --animate, --weights (one of them, each its own file).
 
     \b
     Example:  nnlab plot runs/moons-20250101-120000-ab12 --boundary -o moons.png
               nnlab plot runs/sweeps/moons-sweep-20250101-120000-cd34
               nnlab plot runs/moons-20250101-120000-ab12 --animate -o moons.gif
+              nnlab plot runs/digits-20250101-120000-ef56 --weights
     """
     from pathlib import Path
 
     from nnlab.plotting import plot_runs
 
-    views = [f for f, on in (("--gradients", gradients), ("--neurons", neurons), ("--animate", animate)) if on]
+    flags = (("--gradients", gradients), ("--neurons", neurons), ("--animate", animate), ("--weights", weights))
+    views = [f for f, on in flags if on]
     if views:
         click.echo(f"wrote {_view(views, run_dirs, output, boundary, checkpoint)}")
         return
@@ -86,7 +94,12 @@ def _check_output(out) -> None:
 
 
 #: the file each view of one run writes by default, in the run's folder
-VIEWS = {"--gradients": "gradients.png", "--neurons": "neurons.png", "--animate": "animation.gif"}
+VIEWS = {
+    "--gradients": "gradients.png",
+    "--neurons": "neurons.png",
+    "--animate": "animation.gif",
+    "--weights": "weights.png",
+}
 
 
 def _view(views, run_dirs, output, boundary, checkpoint):
@@ -114,6 +127,10 @@ def _view(views, run_dirs, output, boundary, checkpoint):
         from nnlab.figures.neurons import plot_neurons
 
         return plot_neurons(run, out, checkpoint)
+    if flag == "--weights":
+        from nnlab.figures.weights import plot_weights
+
+        return plot_weights(run, out, checkpoint)
     from nnlab.figures.animation import animate_run
 
     return animate_run(run, out)
