@@ -7,7 +7,7 @@ the same stratified 80/20 split. For each seed the two fit in turn, so that a ch
 falls on both; the script prints the load (``uptime``) before and after, each fit's seconds and test
 accuracy, and the means and the time ratio.
 
-    python benchmarks/sklearn_digits.py [--seeds 5] [--max-iter 200] [--hidden 100]
+    python benchmarks/sklearn_digits.py [--seeds 5] [--max-iter 200] [--hidden 100] [--threads N]
 """
 
 from __future__ import annotations
@@ -54,7 +54,13 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--max-iter", type=int, default=200)
     parser.add_argument("--hidden", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=None, help="BLAS threads for both (default: BLAS's own)")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=args.threads, user_api="blas")
+        print(f"BLAS threads: {args.threads}")
 
     from sklearn.neural_network import MLPClassifier as SklearnMLP
 
