@@ -207,6 +207,18 @@ def _lr_panel(ax, runs: list[_Run]) -> None:
         ax.set_yscale("log")
 
 
+def regions_figure(run_dir, checkpoint: str = "best"):
+    """One model's decision regions over its 2 input features with the train and test points, as
+    ``--boundary`` draws them beside the curves, on a figure of its own."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 5.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    _regions(fig.subplots(), _boundary_model(RunFolder.open(run_dir).path, checkpoint))
+    return fig
+
+
 def _boundary_model(run_dir: Path, checkpoint: str):
     from nnlab.inference import load_run
 

@@ -99,7 +99,7 @@ def _after(own):
 
 
 def _register():
-    from nnlab.cli import components, eval, export, gradcheck, init, inspect, plot, predict, runs, sweep, train
+    from nnlab.cli import components, eval, export, gradcheck, init, inspect, plot, predict, report, runs, sweep, train
 
     main.add_command(init.init)
     main.add_command(train.train)
@@ -107,6 +107,7 @@ def _register():
     main.add_command(predict.predict)
     main.add_command(runs.runs)
     main.add_command(plot.plot)
+    main.add_command(report.report)
     main.add_command(export.export)
     main.add_command(gradcheck.gradcheck)
     main.add_command(inspect.inspect)
