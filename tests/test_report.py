@@ -82,6 +82,7 @@ def _not_blank(image: Image.Image) -> bool:
     return float(np.asarray(image.convert("L"), dtype=np.float64).std()) > 5.0
 
 
+@pytest.mark.slow
 def test_a_run_page_holds_every_section_with_its_figures_embedded(cli, run):
     result = cli("report", run)
     assert result.exit_code == 0, result.output
@@ -96,6 +97,7 @@ def test_a_run_page_holds_every_section_with_its_figures_embedded(cli, run):
     assert "@media print" in page
 
 
+@pytest.mark.slow
 def test_a_sweep_page_links_each_trial_page_and_back(cli, sweep, tmp_path):
     out = tmp_path / "elsewhere" / "sweep.html"
     out.parent.mkdir()

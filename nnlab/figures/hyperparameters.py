@@ -72,10 +72,12 @@ def _positions(ax, column, spec):
         return np.array([labels.index(v) for v in seen], dtype=float)
     x = np.array([float(v) for v in column])
     if getattr(spec, "distribution", "") in ("loguniform", "qloguniform") or getattr(spec, "log", False):
-        from matplotlib.ticker import NullFormatter
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
         ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())  # a range under a decade labels its minor ticks, overlapping
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # labels within a decade too: 0.05, 0.1, 0.2
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     return x
 
 

@@ -35,7 +35,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 thead th { background: var(--band); }
 tbody tr:nth-child(even) { background: #fafbfc; }
 tr { break-inside: avoid; page-break-inside: avoid; }
-table.sortable th { cursor: pointer; user-select: none; overflow-wrap: anywhere; }
+table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th::after { content: " \\2195"; color: #aab; }
 table.sortable th[aria-sort=ascending]::after { content: " \\2191"; color: var(--ink); }
 table.sortable th[aria-sort=descending]::after { content: " \\2193"; color: var(--ink); }
@@ -170,7 +170,7 @@ def table(columns: list[str], rows: list[list], sortable: bool = False, numeric:
     """A table; a cell is text, or ``(text, sort_value)``, or ``(text, sort_value, html)`` for a cell of
     ready HTML (a link). ``numeric`` columns are right-aligned."""
     numeric = numeric or set()
-    head = "".join(f'<th scope="col">{esc(c).replace(".", ".<wbr>")}</th>' for c in columns)
+    head = "".join(f'<th scope="col">{esc(c).replace(".", ".<wbr>").replace("_", "_<wbr>")}</th>' for c in columns)
     lines = []
     for row in rows:
         cells = []
