@@ -59,7 +59,8 @@ def test_a_huge_finite_loss_ends_diverged_through_the_cli_and_keeps_a_loadable_c
 
 
 def test_with_the_rule_off_a_huge_finite_loss_goes_on_to_the_end(runs_dir):
-    result = train(parse_config(HUGE_LR, ["training.divergence=off", "training.epochs=5"]), runs_dir)
+    with pytest.warns(UserWarning, match="vanishing gradients"):  # its tanh units saturate: the warning says so
+        result = train(parse_config(HUGE_LR, ["training.divergence=off", "training.epochs=5"]), runs_dir)
     assert result.status == "completed" and result.history[-1]["train_loss"] > 1e6
 
 
@@ -102,9 +103,11 @@ def test_a_non_finite_loss_keeps_the_last_good_checkpoint_too(runs_dir):
 
 
 def test_divergence_settings(runs_dir):
-    quiet = train(parse_config(HUGE_LR, ["training.epochs=4", "training.divergence={factor: 1.0e+12}"]), runs_dir)
+    with pytest.warns(UserWarning, match="vanishing gradients"):  # saturated tanh units, as above
+        quiet = train(parse_config(HUGE_LR, ["training.epochs=4", "training.divergence={factor: 1.0e+12}"]), runs_dir)
     assert quiet.status == "completed"
-    patient = train(parse_config(HUGE_LR, ["training.epochs=6", "training.divergence={patience: 5}"]), runs_dir)
+    with pytest.warns(UserWarning, match="vanishing gradients"):
+        patient = train(parse_config(HUGE_LR, ["training.epochs=6", "training.divergence={patience: 5}"]), runs_dir)
     assert patient.status == "diverged" and patient.summary["epochs"] == 5
 
 

@@ -13,6 +13,9 @@ import pytest
 pytest.importorskip("tensorboardX")
 tbparse = pytest.importorskip("tbparse")
 
+# tbparse's own pandas call, not nnlab's: "The inplace keyword in DataFrame.sort_values is deprecated"
+pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword:Warning")
+
 XOR = """\
 name: {name}
 data: {{name: xor}}
