@@ -33,11 +33,18 @@ def nnlab_steps(data: dict, hidden, optimizer: dict, batch_size: int, seed=0):
     """``steps(n)``: n more of the training steps of nnlab's loop (a shuffled batch gathered, then
     ``Experiment.train_step``), without the epoch around them, so that a caller can time short runs of
     steps and interleave them finely."""
+    return config_steps(nnlab_config(data, hidden, optimizer, batch_size, seed=seed))
+
+
+def config_steps(raw: dict):
+    """``nnlab_steps`` for a whole config (a dict, as a YAML file holds it); ``steps.experiment`` is the
+    Experiment it trains."""
     from nnlab.config import validate
     from nnlab.experiment import Experiment
 
-    exp = Experiment.from_config(validate(nnlab_config(data, hidden, optimizer, batch_size, seed=seed)))
-    X, y, B = exp.splits.X_train, exp.splits.y_train, batch_size
+    exp = Experiment.from_config(validate(raw))
+    X, y, B, seed = exp.splits.X_train, exp.splits.y_train, exp.batch_size, raw.get("seed", 0)
+    lr = raw["optimizer"]["lr"]
     perm = np.random.default_rng(seed).permutation(len(X))
     xb, yb = np.empty((B, X.shape[1]), X.dtype), np.empty(B, y.dtype)
     at = [0]
@@ -47,8 +54,9 @@ def nnlab_steps(data: dict, hidden, optimizer: dict, batch_size: int, seed=0):
             i = at[0] = (at[0] + B) % (len(X) - B)
             np.take(X, perm[i : i + B], axis=0, out=xb, mode="clip")
             np.take(y, perm[i : i + B], axis=0, out=yb, mode="clip")
-            exp.train_step(xb, yb, optimizer["lr"])
+            exp.train_step(xb, yb, lr)
 
+    steps.experiment = exp
     return steps
 
 
@@ -123,21 +131,27 @@ def torch_epochs(
     binary=False,
     seed=0,
     threads=None,
+    model=None,
 ):
-    """A tight PyTorch loop: randperm, index, forward, loss, backward, step. Yields each epoch's seconds."""
+    """A tight PyTorch loop: randperm, index, forward, loss, backward, step. Yields each epoch's seconds.
+    ``threads``: torch.set_num_threads before each epoch (other runs in the process may set theirs between);
+    ``model``: a model of one's own in place of ``torch_model(sizes)``; ``optimizer``: adam, adamw, sgd or
+    ``("adamw", {"weight_decay": 0.05})``."""
     import torch
 
-    if threads:
-        torch.set_num_threads(threads)
     Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
     yt = torch.from_numpy(y.astype(np.float32).reshape(-1, 1)) if binary else torch.from_numpy(y.astype(np.int64))
-    model = torch_model(sizes, activation, seed=seed)
-    opt = (torch.optim.Adam if optimizer == "adam" else torch.optim.SGD)(model.parameters(), lr=lr)
+    model = torch_model(sizes, activation, seed=seed) if model is None else model
+    name, extra = optimizer if isinstance(optimizer, tuple) else (optimizer, {})
+    kind = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[name]
+    opt = kind(model.parameters(), lr=lr, **extra)
     loss_fn = torch.nn.BCEWithLogitsLoss() if binary else torch.nn.CrossEntropyLoss()
     n = len(Xt)
     gen = torch.Generator().manual_seed(seed)
     full = batch_size >= n
     for _ in range(epochs):
+        if threads:
+            torch.set_num_threads(threads)
         t0 = time.perf_counter()
         perm = None if full else torch.randperm(n, generator=gen)
         for s in range(0, n, batch_size):
@@ -151,6 +165,18 @@ def torch_epochs(
             loss.backward()
             opt.step()
         yield time.perf_counter() - t0, model
+
+
+def torch_shipped_model(sizes, dropout: float, seed=0):
+    """The shipped Fashion-MNIST config's network in PyTorch: per hidden layer Linear, BatchNorm1d, ReLU,
+    Dropout (nnlab's order), then a Linear output."""
+    import torch
+
+    torch.manual_seed(seed)
+    layers = []
+    for a, b in zip(sizes[:-2], sizes[1:-1]):
+        layers += [torch.nn.Linear(a, b), torch.nn.BatchNorm1d(b), torch.nn.ReLU(), torch.nn.Dropout(dropout)]
+    return torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-2], sizes[-1])).train()
 
 
 def torch_accuracy(model, X, y, binary=False) -> float:

@@ -4,6 +4,10 @@
     python benchmarks/run.py --quick          # fewer epochs and batch sizes (about 2 minutes)
     python benchmarks/run.py --only paths     # what each of nnlab's speed paths gains (6-7 minutes)
     python benchmarks/run.py --no-fast-paths  # everything with them off (results in results/no_fast_paths/)
+    python benchmarks/run.py --threads 1,2    # Fashion-MNIST at each thread count beside PyTorch at the same
+    python benchmarks/run.py --busy           # one core taken by a spinning process
+    python benchmarks/run.py --big            # the shipped configs/fashion_mnist.yaml network
+                                              # (these three: benchmarks/cores.py; combine them freely)
 
 Every comparison runs its frameworks in one process on the same arrays; on Fashion-MNIST they take turns
 epoch by epoch (nnlab, PyTorch, scikit-learn, nnlab, ...), so that a busy machine slows them alike, and
@@ -38,6 +42,7 @@ from nnlab import parallel  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import cores  # noqa: E402
 from frameworks import (  # noqa: E402
     nnlab_epochs,
     nnlab_steps,
@@ -139,64 +144,75 @@ def ceiling(batches) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------- 2. Fashion-MNIST
-def fashion(batches, epochs, accuracy_epochs, optimizers) -> tuple[list[dict], list[dict]]:
+def fashion(batches, epochs, accuracy_epochs, optimizers, counts=(None,)) -> tuple[list[dict], list[dict]]:
+    """Each optimizer, batch size and thread count (``counts``; None: nnlab's own choice and PyTorch's
+    default): nnlab, PyTorch (at the same count), scikit-learn and a GEMM-only epoch, taking turns."""
     flops_epoch = 6 * 60000 * weights_of(SIZES)
     ceil32 = {r["batch"]: r for r in ceiling(batches) if r["dtype"] == "float32"}
     rows, epochs_seen = [], []
     data = None
-    for opt_name in optimizers:
+    for opt_name, batch, n in [(o, b, n) for o in optimizers for b in batches for n in counts]:
         lr = 1e-3 if opt_name == "adam" else 0.01
-        for batch in batches:
-            times = {"nnlab": [], "pytorch": [], "sklearn": [], "gemm": []}
-            others = {"gemm": gemm_epochs(batch)}
+        times = {"nnlab": [], "pytorch": [], "sklearn": [], "gemm": []}
+        others = {"gemm": gemm_epochs(batch)}
 
-            def between(trainer, opt_name=opt_name, lr=lr, batch=batch, times=times, others=others):
-                """After each nnlab epoch: a GEMM-only epoch, then PyTorch's and scikit-learn's on the same arrays."""
-                if "pytorch" not in others:
-                    s = trainer.splits
-                    others["pytorch"] = torch_epochs(s.X_train, s.y_train, SIZES, opt_name, lr, batch, epochs + 1)
-                    others["sklearn"] = sklearn_epochs(
-                        s.X_train, s.y_train, [256, 128], opt_name, lr, batch, epochs + 1
-                    )
-                for name, run in others.items():
-                    times[name].append(next(run)[0])
+        def between(trainer, opt_name=opt_name, lr=lr, batch=batch, times=times, others=others, n=n):
+            """After each nnlab epoch: a GEMM-only epoch, then PyTorch's and scikit-learn's on the same arrays."""
+            if "pytorch" not in others:
+                s = trainer.splits
+                others["pytorch"] = torch_epochs(
+                    s.X_train, s.y_train, SIZES, opt_name, lr, batch, epochs + 1, threads=n or TORCH_THREADS
+                )
+                others["sklearn"] = sklearn_epochs(s.X_train, s.y_train, [256, 128], opt_name, lr, batch, epochs + 1)
+            for name, run in others.items():
+                times[name].append(next(run)[0])
 
+        with cores.pinned(n):
             trainer, _, t_nn = nnlab_epochs(
                 FASHION, [256, 128], {"name": opt_name, "lr": lr}, batch, epochs + 1, between=between
             )
-            times["nnlab"] = list(t_nn)
-            times = {k: v[1:] for k, v in times.items()}  # the first epoch of each warms up
-            epochs_seen.extend(
-                {"optimizer": opt_name, "batch": batch, "epoch": i + 1, **{f"{k}_s": v[i] for k, v in times.items()}}
-                for i in range(len(times["nnlab"]))
-            )
-            if data is None:
-                s = trainer.splits
-                data = (s.X_train, s.y_train, s.X_test, s.y_test)
-            med = {k: statistics.median(v) for k, v in times.items()}
+        times["nnlab"] = list(t_nn)
+        times = {k: v[1:] for k, v in times.items()}  # the first epoch of each warms up
+        threads = n or "auto"
+        epochs_seen.extend(
+            {
+                "optimizer": opt_name,
+                "batch": batch,
+                "threads": threads,
+                "epoch": i + 1,
+                **{f"{k}_s": v[i] for k, v in times.items()},
+            }
+            for i in range(len(times["nnlab"]))
+        )
+        if data is None:
+            s = trainer.splits
+            data = (s.X_train, s.y_train, s.X_test, s.y_test)
+        med = {k: statistics.median(v) for k, v in times.items()}
 
-            def paired(a, b, times=times):
-                """The median of epoch i's ratio a/b over i: each pair ran seconds apart, so the machine's
-                drift over the minutes of the run falls on both sides of each ratio."""
-                return statistics.median(x / y for x, y in zip(times[a], times[b]))
+        def paired(a, b, times=times):
+            """The median of epoch i's ratio a/b over i: each pair ran seconds apart, so the machine's
+            drift over the minutes of the run falls on both sides of each ratio."""
+            return statistics.median(x / y for x, y in zip(times[a], times[b]))
 
-            rows.append(
-                {
-                    "optimizer": opt_name,
-                    "batch": batch,
-                    **{f"{k}_s": v for k, v in med.items()},
-                    "nnlab/pytorch": paired("nnlab", "pytorch"),
-                    "nnlab/sklearn": paired("nnlab", "sklearn"),
-                    "nnlab/gemm": paired("nnlab", "gemm"),
-                    "pytorch/gemm": paired("pytorch", "gemm"),
-                    "nnlab_gflops": flops_epoch / med["nnlab"] / 1e9,
-                    "nnlab_fraction_of_ceiling": flops_epoch / med["nnlab"] / 1e9 / ceil32[batch]["gflops"],
-                }
-            )
-            print(
-                f"  fashion {opt_name} batch {batch}: " + ", ".join(f"{k} {v:.3f} s" for k, v in med.items()),
-                flush=True,
-            )
+        rows.append(
+            {
+                "optimizer": opt_name,
+                "batch": batch,
+                **({"threads": threads} if counts != (None,) else {}),
+                **{f"{k}_s": v for k, v in med.items()},
+                "nnlab/pytorch": paired("nnlab", "pytorch"),
+                "nnlab/sklearn": paired("nnlab", "sklearn"),
+                "nnlab/gemm": paired("nnlab", "gemm"),
+                "pytorch/gemm": paired("pytorch", "gemm"),
+                "nnlab_gflops": flops_epoch / med["nnlab"] / 1e9,
+                "nnlab_fraction_of_ceiling": flops_epoch / med["nnlab"] / 1e9 / ceil32[batch]["gflops"],
+            }
+        )
+        print(
+            f"  fashion {opt_name} batch {batch} threads {threads}: "
+            + ", ".join(f"{k} {v:.3f} s" for k, v in med.items()),
+            flush=True,
+        )
     save("fashion_epochs", epochs_seen)  # every timed epoch, side by side, for other statistics
     acc = fashion_accuracy(data, accuracy_epochs)
     return rows, acc
@@ -544,18 +560,84 @@ def warm_imports() -> None:
     import pandas  # noqa: F401
     import safetensors.numpy  # noqa: F401
     import sklearn.neural_network  # noqa: F401
-    import torch  # noqa: F401
+    import torch
 
     import nnlab.training.loop  # noqa: F401
 
+    global TORCH_THREADS
+    TORCH_THREADS = torch.get_num_threads()
+
+
+TORCH_THREADS = 1  # PyTorch's own default thread count, read by warm_imports (runs at other counts change it)
+
 
 SECTIONS = ["ceiling", "fashion", "paths", "small", "memory", "startup"]
+EXTRA = ["products", "busy", "big"]  # run when asked: --threads, --busy, --big (or --only)
+
+
+def counts_of(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(sorted({int(v) for v in text.split(",") if v.strip()}))
+    except ValueError:
+        counts = ()
+    if not counts or counts[0] < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give thread counts like 1,2,4")
+    return counts
+
+
+def extra_sections(args, q: bool, batches) -> dict[str, list[str]]:
+    """The thread sections (benchmarks/cores.py) that the arguments ask for, as Markdown parts."""
+    parts, sections = {}, args.only or []
+    stamp = f"`python benchmarks/run.py {' '.join(sys.argv[1:])}`, {time.strftime('%Y-%m-%d %H:%M')}\n"
+    counts = args.threads or (1, parallel.usable_cores())
+    if "products" in sections or args.threads:
+        rows = cores.products(counts, batches, [SIZES, [784, 768, 384, 10]], 50 if q else 200)
+        save("products", rows)
+        parts["products"] = [
+            "## Each product of a step at each thread count (float32, median µs, taking turns call by call)\n",
+            stamp,
+            table(rows),
+        ]
+    if "busy" in sections or args.busy:
+        rows = cores.busy(["adam"] if q else ["adam", "sgd"], 128, 3 if q else 6, TORCH_THREADS, FASHION)
+        save("busy", rows)
+        parts["busy"] = [
+            "## One core busy: Fashion-MNIST 784-256-128-10, batch 128, a spinning process on one core\n",
+            stamp,
+            "Epochs of training steps taking turns, first quiet (nnlab at one thread and at its own choice, "
+            "PyTorch at its default and at one thread), then with the spinner (the same, and nnlab at every "
+            "core, as BLAS's default had it before nnlab chose), then quiet again (nnlab at one thread: "
+            "`quiet_nnlab_1_s` is the median of both quiet phases). `busy_auto/quiet_1`: nnlab's own choice on "
+            "the busy machine over its quiet single-threaded epoch; `busy_auto/busy_1`: over one thread on the "
+            "same busy machine, round by round.\n",
+            table(rows),
+        ]
+    if "big" in sections or args.big:
+        rows = cores.big([*(args.threads or ()), None], 3 if q else 5, TORCH_THREADS)
+        save("big", rows)
+        parts["big"] = [
+            "## The shipped configs/fashion_mnist.yaml network: 784-768-384-10, batch norm, dropout, AdamW, "
+            "batch 128\n",
+            stamp,
+            "Seconds per epoch of training steps (54 000 images), nnlab and PyTorch taking turns, at each "
+            "thread count (`auto`: nnlab's own choice, PyTorch's default).\n",
+            table(rows),
+        ]
+    return parts
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer batch sizes and epochs")
-    ap.add_argument("--only", choices=SECTIONS, action="append")
+    ap.add_argument("--only", choices=SECTIONS + EXTRA, action="append")
+    ap.add_argument(
+        "--threads",
+        type=counts_of,
+        help="thread counts, e.g. 1,2,4: Fashion-MNIST (and --big) at each, nnlab and PyTorch alike, and each "
+        "product of a step at each",
+    )
+    ap.add_argument("--busy", action="store_true", help="one core taken by a spinning process (benchmarks/cores.py)")
+    ap.add_argument("--big", action="store_true", help="the shipped configs/fashion_mnist.yaml network")
     ap.add_argument(
         "--no-fast-paths",
         action="store_true",
@@ -574,10 +656,12 @@ def main() -> None:
     q = args.quick
     batches = [128] if q else [32, 128, 512]
     sections = args.only or [n for n in SECTIONS if not (args.no_fast_paths and n == "paths")]
+    if args.threads or args.busy or args.big:  # the thread sections, with Fashion-MNIST at each count
+        sections = [*(args.only or []), *(["fashion"] if args.threads else [])]
     RESULTS.mkdir(parents=True, exist_ok=True)
     info = machine()
     print(f"machine: {info}", flush=True)
-    flags = " --quick" * q + " --no-fast-paths" * args.no_fast_paths
+    flags = "".join(" " + a for a in sys.argv[1:])
     report = [
         f"# nnlab benchmarks\n\n`python benchmarks/run.py{flags}` on {info['processor']}, "
         f"{info['cpus']} CPUs, {info['blas']}, {info['threads']} BLAS threads, numpy {info['numpy']}, "
@@ -592,7 +676,8 @@ def main() -> None:
         save("ceiling", rows)
         parts["ceiling"] = ["## Matrix-multiply ceiling (the 8 products of a 784-256-128-10 step)\n", table(rows)]
     if "fashion" in sections:
-        rows, acc = fashion(batches, 2 if q else 5, 2 if q else 10, ["adam", "sgd"])
+        counts = tuple(args.threads or ()) + (None,) if args.threads else (None,)
+        rows, acc = fashion(batches, 2 if q else 5, 2 if q else 10, ["adam", "sgd"], counts)
         save("fashion", rows)
         save("fashion_accuracy", acc)
         parts["fashion"] = [
@@ -641,9 +726,10 @@ def main() -> None:
         rows = startup()
         save("startup", rows)
         parts["startup"] = ["## Start-up\n", table(rows)]
+    parts.update(extra_sections(args, q, batches))
     for name, lines in parts.items():  # each section kept in its own file, so --only refreshes just that one
         (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
-    for name in SECTIONS:
+    for name in SECTIONS + EXTRA:
         if (RESULTS / f"{name}.md").exists():
             report += [(RESULTS / f"{name}.md").read_text()]
     text = "\n".join(report)
