@@ -585,12 +585,12 @@ def counts_of(text: str) -> tuple[int, ...]:
     return counts
 
 
-def extra_sections(args, q: bool, batches) -> dict[str, list[str]]:
-    """The thread sections (benchmarks/cores.py) that the arguments ask for, as Markdown parts."""
-    parts, sections = {}, args.only or []
+def extra_sections(args, sections, q: bool, batches) -> dict[str, list[str]]:
+    """The thread sections (benchmarks/cores.py) among ``sections``, as Markdown parts."""
+    parts = {}
     stamp = f"`python benchmarks/run.py {' '.join(sys.argv[1:])}`, {time.strftime('%Y-%m-%d %H:%M')}\n"
     counts = args.threads or (1, parallel.usable_cores())
-    if "products" in sections or args.threads:
+    if "products" in sections:
         rows = cores.products(counts, batches, [SIZES, [784, 768, 384, 10]], 50 if q else 200)
         save("products", rows)
         parts["products"] = [
@@ -598,7 +598,7 @@ def extra_sections(args, q: bool, batches) -> dict[str, list[str]]:
             stamp,
             table(rows),
         ]
-    if "busy" in sections or args.busy:
+    if "busy" in sections:
         rows = cores.busy(["adam"] if q else ["adam", "sgd"], 128, 3 if q else 6, TORCH_THREADS, FASHION)
         save("busy", rows)
         parts["busy"] = [
@@ -612,7 +612,7 @@ def extra_sections(args, q: bool, batches) -> dict[str, list[str]]:
             "same busy machine, round by round.\n",
             table(rows),
         ]
-    if "big" in sections or args.big:
+    if "big" in sections:
         rows = cores.big([*(args.threads or ()), None], 3 if q else 5, TORCH_THREADS)
         save("big", rows)
         parts["big"] = [
@@ -634,7 +634,7 @@ def main() -> None:
         "--threads",
         type=counts_of,
         help="thread counts, e.g. 1,2,4: Fashion-MNIST (and --big) at each, nnlab and PyTorch alike, and each "
-        "product of a step at each",
+        "product of a step at each (with --only: the counts of those sections)",
     )
     ap.add_argument("--busy", action="store_true", help="one core taken by a spinning process (benchmarks/cores.py)")
     ap.add_argument("--big", action="store_true", help="the shipped configs/fashion_mnist.yaml network")
@@ -656,8 +656,8 @@ def main() -> None:
     q = args.quick
     batches = [128] if q else [32, 128, 512]
     sections = args.only or [n for n in SECTIONS if not (args.no_fast_paths and n == "paths")]
-    if args.threads or args.busy or args.big:  # the thread sections, with Fashion-MNIST at each count
-        sections = [*(args.only or []), *(["fashion"] if args.threads else [])]
+    if not args.only and (args.threads or args.busy or args.big):  # the thread sections asked for
+        sections = ["fashion", "products"] * bool(args.threads) + ["busy"] * args.busy + ["big"] * args.big
     RESULTS.mkdir(parents=True, exist_ok=True)
     info = machine()
     print(f"machine: {info}", flush=True)
@@ -726,7 +726,7 @@ def main() -> None:
         rows = startup()
         save("startup", rows)
         parts["startup"] = ["## Start-up\n", table(rows)]
-    parts.update(extra_sections(args, q, batches))
+    parts.update(extra_sections(args, sections, q, batches))
     for name, lines in parts.items():  # each section kept in its own file, so --only refreshes just that one
         (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     for name in SECTIONS + EXTRA:
