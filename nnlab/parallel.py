@@ -276,7 +276,7 @@ class Tuner:
     ``last``: the latest probe's seconds for the network's products at each count; ``steps``: how many
     steps ran at each count."""
 
-    EVERY = 5.0  # seconds between two probes (one costs ~10 ms at Fashion-MNIST's sizes on a quiet machine)
+    EVERY = 10.0  # seconds between two probes (at most 1 % of the time: see __enter__)
     MARGIN = 0.9  # fewer threads than all must take under this fraction of all threads' time to be chosen
     ROUNDS = 3  # a probe's rounds (after a warm-up round): every count once per round, in rotating order
 
@@ -325,13 +325,13 @@ class Tuner:
 
     def probe(self) -> None:
         """Time the network's products (per layer: X W, Xᵀ dZ and, past the first, dZ Wᵀ, on the layer's
-        own weights and scratch arrays) at each count in ``counts``, a warm-up round and then ``ROUNDS``
-        rounds, and choose: the fastest count where it beats all the cores' by ``MARGIN``, else all."""
+        own weights and scratch arrays) at each count in ``counts``, ``ROUNDS`` rounds (after a warm-up
+        round the first time), and choose: the fastest where it beats all the cores' by ``MARGIN``, else all."""
         import statistics
 
         ops, counts = self._operands(), list(self.counts)
         times = {c: [] for c in counts}
-        for r in range(self.ROUNDS + 1):
+        for r in range(1 if self.last else 0, self.ROUNDS + 1):  # round 0: the first probe's warm-up
             took = {}
             for c in counts[r % len(counts) :] + counts[: r % len(counts)]:
                 _set_blas(c)
