@@ -79,7 +79,11 @@ def _paths_from(value: str | None) -> frozenset[str]:
         return frozenset(PATHS)
     names = {v.strip() for v in value.split(",")} - {"", "0", "off", "none"}
     if names - set(PATHS):
-        raise ValueError(f"NNLAB_FAST_PATHS={value!r}: use 0, 1 or a comma list of {', '.join(PATHS)}")
+        from nnlab.errors import NnlabError  # a user's setting: one line from the CLI, not a traceback
+
+        raise NnlabError(
+            f"environment variable NNLAB_FAST_PATHS={value!r}: use 0, 1 or a comma list of {', '.join(PATHS)}"
+        )
     return frozenset(names)
 
 
