@@ -13,7 +13,20 @@ def did_you_mean(word, choices) -> str:
 
 
 class NnlabError(Exception):
-    """A user error: bad config, bad data, bad file. The message says what, where and what to do."""
+    """A user error: bad config, bad data, bad file. The message says what, where and what to do.
+
+    It is always one line (DESIGN §9): a line break or other control character it quotes from the user's
+    input (an override ``'lr=\\n'``, a file name) is written as its escape, ``\\n``."""
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters (line breaks first) written as escapes: one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class ConfigError(NnlabError):
