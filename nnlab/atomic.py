@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from nnlab.errors import NnlabError
+from nnlab.errors import NnlabError, one_line
 
 #: the errors of a write that only more room on the disk (or a higher quota or file-size limit) cures
 DISK_FULL = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EFBIG) if e is not None)
@@ -27,7 +27,7 @@ class WriteError(NnlabError, OSError):
         self.disk_full = cause.errno in DISK_FULL
 
     def __str__(self) -> str:
-        return self.args[0]
+        return one_line(self.args[0])
 
 
 def check_writable(folder: str | Path, what: str) -> None:
