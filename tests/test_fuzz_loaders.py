@@ -21,18 +21,17 @@ from pathlib import Path
 
 import pytest
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-import nnlab  # noqa: E402
-from nnlab.config import dump_yaml, parse_config  # noqa: E402
-from nnlab.errors import NnlabError  # noqa: E402
+import nnlab
+from nnlab.config import dump_yaml, parse_config
+from nnlab.errors import NnlabError
 
 SECONDS = 10  # per example
 MEGABYTES = 300  # peak Python/numpy allocation per example
 
-#: examples per test: a quick pass in the fast suite; .ci/run asks for more
+#: examples per test: a quick pass by default; .ci/run asks for more (NNLAB_FUZZ_EXAMPLES=200)
 EXAMPLES = int(os.environ.get("NNLAB_FUZZ_EXAMPLES", "25"))
 FUZZ = settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
