@@ -33,7 +33,7 @@ def format_errors(
     changed = [(parse_path(item.partition("=")[0].strip()) or [], item) for item in overrides]
     groups: dict[str, list] = {}
     for err in e.errors():
-        err = {**err, "loc": [p for p in err["loc"] if not _is_tag(p)], "key": err["loc"][-1:] == ("[key]",)}
+        err = {**err, "loc": _loc(err), "key": err["loc"][-1:] == ("[key]",)}
         groups.setdefault(_dotted(err["loc"]), []).append(err)
     lines = []
     for errs in groups.values():
@@ -45,6 +45,15 @@ def format_errors(
     first = lines[0][1]
     others = list(dict.fromkeys(path for path, _ in lines[1:] if path != lines[0][0]))
     return first + (f"; more errors at: {', '.join(others)}" if others else "")
+
+
+def _loc(err) -> list:
+    """The error's place without pydantic's union tags; an unknown key is the user's own, kept whatever it is
+    (a key ``'[x]'`` looks like a tag)."""
+    loc = err["loc"]
+    if err["type"] == "extra_forbidden" and loc:
+        return [p for p in loc[:-1] if not _is_tag(p)] + [loc[-1]]
+    return [p for p in loc if not _is_tag(p)]
 
 
 #: how pydantic names a union's members in an error's place: ``int``, ``literal['full']``, ``function-after[...]``
@@ -117,8 +126,9 @@ def parse_path(key: str) -> list[str | int] | None:
 
 
 def _place(err, root: type[BaseModel]) -> tuple[list, str]:
-    """The error's place in the config (as a loc) and its message, told the way a user reads it."""
-    loc = [p for p in err["loc"] if not _is_tag(p)]
+    """The error's place in the config (as a loc, its tags already gone: ``_loc``) and its message, told the
+    way a user reads it."""
+    loc = list(err["loc"])
     msg = err["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
