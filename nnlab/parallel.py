@@ -27,21 +27,21 @@ off, a comma list (``blas,threads``) keeps those only, ``1`` (the default) keeps
 optimizer's update is plain NumPy on one thread, over the whole buffer at once: the same numbers, to within
 float rounding.
 
-Cores that are not there. ``usable_cores``: this process's CPU affinity (taskset, a cpuset) lowered to
-the cgroup v2 quota (``cpu.max`` of its cgroup and parents: docker ``--cpus``, Kubernetes limits), rounded
-up; no run uses more threads. Cores taken by other processes show only in time: BLAS splits each product
-evenly over its threads and waits for the last, so a thread sharing a core with a busy process makes every
-product wait for its time slice. ``Tuner`` (one per ``Experiment``) times the network's own products, on
-scratch arrays, at each thread count before the first step and every ``Tuner.EVERY`` seconds after; the
-steps between run at the fastest count. Measuring never touches the training's arithmetic, but OpenBLAS's
-sgemm rounds differently at different thread counts (measured: 1 and 2 threads differ in the last bits of
-3-20 % of a product's elements; after a dozen steps the weights differ by up to 5·10⁻⁷), so the count
-decides a run's bits. Hence ``MARGIN``: fewer threads than all are chosen only when a tenth faster, which a
-busy core makes them (2 cores, one taken: a step's products at 2 threads take several times as long as at
-1) and a quiet machine does not: there every step runs at the full count, as without the tuner, and a seed
-gives the same bits every time. ``--threads N`` (``limit``) pins the count and turns the tuner off, so that a
-run on a busy machine can be repeated bit for bit. Built and tested on 2 cores (1 or 2 threads, one core
-busy or not); the choice among 1, 2, 4, … threads on bigger machines is the same code, not measured there.
+Cores that are not there. ``usable_cores``: the CPU affinity lowered to the cgroup v2 quota (``cpu.max``:
+docker ``--cpus``, Kubernetes limits); no run uses more threads. Busy cores show only in time: BLAS splits a
+product evenly and waits for its last thread, which waits for a time slice where it shares a core with
+another process (2 cores, one spinning: Adam's epoch at batch 128 took 1.5×, SGD's 2.3× its quiet
+single-threaded epoch). ``Tuner`` (one per ``Experiment``) reads once a second how much CPU time other
+processes took on this process's CPUs (``/proc/stat`` less ``/proc/self/stat``), and the steps run on the
+cores they left. Timing the network's own products at each count instead (a probe of a few ms before the
+first step and every 10 s) was tried and dropped: a thread that wakes gets a shared core at once for a few
+ms (the scheduler's credit to sleepers), so the probes saw no contention and SGD ran half its busy steps
+on 2 threads, 1.21× slower than pinned to 1; Adam, probing at every epoch, 1.09×. OpenBLAS's sgemm rounds
+differently at different counts (1 and 2 threads differ in the last bits of 3-20 % of a product's elements;
+after a dozen steps the weights differ by up to 5·10⁻⁷), so the count decides a run's bits: on a quiet
+machine every step runs on all cores, and a seed gives the same bits every time; ``--threads N`` (``limit``)
+pins the count and turns the tuner off, for bit-exact repeats on a busy machine. Built and measured on 2
+cores only (1 or 2 threads, one core busy or not); measured figures in benchmarks/results/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -55,8 +55,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
 
 MIN_PIECE = 1 << 15  # elements: the smallest piece worth a thread hand-off (~20 µs)
 BLOCK = 1 << 16  # elements: on one thread, work through long buffers in blocks that stay in the cache
@@ -274,25 +272,23 @@ class Tuner:
     does). It starts at the step before which it is first entered, reading BLAS's count and the usable cores
     then; it stays off (enters and leaves without a change) where ``limit`` pins the count, the ``adapt``
     path is off, the BLAS is not OpenBLAS, or the products are too small for BLAS to thread them (OpenBLAS
-    runs a product of m·n·k ≤ 2¹⁸ on one thread, whatever its count). Otherwise it probes (``probe``)
-    before the first step and every ``EVERY`` seconds, and the steps between run at the chosen count;
-    leaving a step puts BLAS's count back, so that nothing outside the steps sees a change.
-    ``last``: the latest probe's seconds for the network's products at each count; ``steps``: how many
-    steps ran at each count."""
+    runs a product of m·n·k ≤ 2¹⁸ on one thread, whatever its count). Otherwise, every ``EVERY`` seconds,
+    it reads how much CPU other processes took on this process's CPUs since the last reading
+    (``cpu_times``), and the steps run on the cores they left: all of them, less the busy ones rounded
+    (``round(cpus − others)``), lowering the count only after two readings in a row agree, raising it after
+    one. Leaving a step puts BLAS's count back. ``others``: the last two readings, in cores; ``steps``: how
+    many steps ran at each count."""
 
-    EVERY = 10.0  # seconds between two probes (at most 1 % of the time: see __enter__)
-    MARGIN = 0.9  # fewer threads than all must take under this fraction of all threads' time to be chosen
-    ROUNDS = 3  # a probe's rounds (after a warm-up round): every count once per round, in rotating order
+    EVERY = 1.0  # seconds between two readings (a reading: ~30 µs)
 
     def __init__(self, weights=(), batch: int = 1):
         self.weights, self.batch = [w for w in weights if w.ndim == 2], int(batch)
         self.blas: int | None = None  # BLAS's count outside the steps, read at the start
-        self.count = 1
-        self.counts: tuple[int, ...] = ()  # the counts a probe compares (none: no probes)
+        self.count = self.full = 1
         self.active = False
         self.due = 0.0
-        self.operands: list | None = None
-        self.last: dict[int, float] = {}
+        self.seen: tuple | None = None  # cpu_times() at the last reading
+        self.others = (0.0, 0.0)
         self.steps: dict[int, int] = {}
 
     def _start(self) -> None:
@@ -301,19 +297,18 @@ class Tuner:
         small = max((self.batch * w.size for w in self.weights), default=0) <= 1 << 18
         if _limit is not None or "adapt" not in _fast or not _setters() or (small and self.count == _blas):
             return
-        self.active, self.count = True, _blas  # all usable cores, till a probe finds fewer faster
-        self.counts = (_blas,) if small else (*(1 << i for i in range(_blas.bit_length()) if 1 << i < _blas), _blas)
+        self.active, self.count = True, _blas  # all usable cores, till other processes take some
+        self.full, self.seen = _blas, cpu_times()
 
     def __enter__(self):
         global _now
         if self.blas is None:
             self._start()
         if self.active:
-            if len(self.counts) > 1 and time.perf_counter() >= self.due:
-                t0 = time.perf_counter()
-                self.probe()
-                spent = time.perf_counter() - t0  # long where many threads wait on busy cores: probe less often
-                self.due = t0 + spent + max(self.EVERY, 100 * spent)
+            now = time.perf_counter()
+            if now >= self.due:
+                self.due = now + self.EVERY
+                self.adapt()
             if self.count != self.blas:
                 _set_blas(self.count)
             _now = self.count
@@ -327,46 +322,35 @@ class Tuner:
                 _set_blas(self.blas)
             self.steps[self.count] = self.steps.get(self.count, 0) + 1
 
-    def probe(self) -> None:
-        """Time the network's products (per layer: X W, Xᵀ dZ and, past the first, dZ Wᵀ, on the layer's
-        own weights and scratch arrays) at each count in ``counts``, ``ROUNDS`` rounds (after a warm-up
-        round the first time), and choose: the fastest where it beats all the cores' by ``MARGIN``, else all."""
-        import statistics
+    def adapt(self) -> None:
+        """Read ``cpu_times`` and set ``count`` to the cores other processes left since the last reading."""
+        seen, before = cpu_times(), self.seen
+        self.seen = seen
+        if seen is None or before is None or seen[1] <= before[1]:
+            return
+        others = (seen[0] - before[0]) / (seen[1] - before[1]) * seen[2]  # in cores, over the interval
+        self.others = (self.others[1], max(0.0, others))
+        self.count = max(1, min(self.full, round(seen[2] - min(self.others))))
 
-        ops, counts = self._operands(), list(self.counts)
-        times = {c: [] for c in counts}
-        for r in range(1 if self.last else 0, self.ROUNDS + 1):  # round 0: the first probe's warm-up
-            took = {}
-            for c in counts[r % len(counts) :] + counts[: r % len(counts)]:
-                _set_blas(c)
-                took[c] = _seconds(ops)
-            for c, t in took.items():
-                times[c] += [t] if r else []
-                if r and t > 2 * min(took.values()):  # out of the running: twice as slow is never chosen
-                    counts.remove(c)
-        _set_blas(self.blas)
-        self.last = {c: statistics.median(v) for c, v in times.items() if v}
-        best, full = min(self.last, key=self.last.get), self.counts[-1]
-        self.count = best if self.last[best] < self.MARGIN * self.last[full] else full
 
-    def _operands(self) -> list:
-        """(a, b, out) of each product, once: inputs of 0.5 in one scratch buffer, outputs in another."""
-        if self.operands is None:
-            B, ws = self.batch, self.weights
-            dims = [d for w in ws for d in w.shape]
-            dtype = ws[0].dtype
-            inputs = np.full(B * max(dims), 0.5, dtype)
-            outputs = np.empty(max(B * max(dims), max(w.size for w in ws)), dtype)
+PROC_STAT, PROC_SELF_STAT = Path("/proc/stat"), Path("/proc/self/stat")
 
-            def view(buf, shape):
-                return buf[: shape[0] * shape[1]].reshape(shape)
 
-            self.operands = []
-            for i, w in enumerate(ws):
-                (fi, fo), x, dz = w.shape, view(inputs, (B, w.shape[0])), view(inputs, (B, w.shape[1]))
-                self.operands += [(x, w, view(outputs, (B, fo))), (x.T, dz, view(outputs, (fi, fo)))]
-                self.operands += [(dz, w.T, view(outputs, (B, fi)))] if i else []
-        return self.operands
+def cpu_times() -> tuple[int, int, int] | None:
+    """(ticks of CPU time that other processes used on this process's CPUs, ticks of all time on them, how
+    many they are), counted since boot (Linux's /proc); None where there is no /proc."""
+    try:
+        cpus = os.sched_getaffinity(0)
+        busy = total = 0
+        for line in PROC_STAT.read_text().splitlines():
+            name, *v = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+                ticks = [int(x) for x in v[:8]]
+                busy, total = busy + sum(ticks) - ticks[3] - ticks[4], total + sum(ticks)  # less idle, iowait
+        own = PROC_SELF_STAT.read_text().rsplit(")", 1)[1].split()[11:13]  # this process's utime, stime
+        return busy - int(own[0]) - int(own[1]), total, len(cpus)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 @functools.cache
@@ -389,14 +373,6 @@ def _setters() -> tuple:
     except Exception:  # a BLAS that cannot be reached this way: no tuning, never wrong
         return ()
     return tuple(found)
-
-
-def _seconds(products) -> float:
-    """How long the products (a, b, out) take, one after the other."""
-    t0 = time.perf_counter()
-    for a, b, out in products:
-        np.matmul(a, b, out=out)
-    return time.perf_counter() - t0
 
 
 def _set_blas(n: int) -> None:

@@ -163,12 +163,19 @@ def two_cores(monkeypatch, tmp_path):
     parallel.refresh()  # the machine's own cores again
 
 
-def machine(monkeypatch, seconds: dict, blas=False) -> list:
-    """Probes see ``seconds[count]`` for the network's products; returns the BLAS counts set, in order
-    (``blas``: set them on BLAS too)."""
-    log, real = [], parallel._set_blas
-    monkeypatch.setattr(parallel, "_set_blas", lambda n: (log.append(n), blas and real(n)))
-    monkeypatch.setattr(parallel, "_seconds", lambda ops: seconds[log[-1]])
+def machine(monkeypatch, *others: float) -> list:
+    """Other processes take ``others[i]`` of the 2 cores between reading i and i+1 (the last figure from
+    then on), a reading before every step; returns the log of BLAS counts the Tuner set."""
+    log, real, at = [], parallel._set_blas, [0, 0]  # readings made, others' ticks so far
+
+    def cpu_times():  # reading k (0: when the Tuner starts) closes the interval of others[k - 1]
+        at[1] += round(100 * others[min(at[0] - 1, len(others) - 1)]) if at[0] else 0
+        at[0] += 1
+        return at[1], 200 * at[0], 2  # 100 ticks a second on each of 2 CPUs
+
+    monkeypatch.setattr(parallel, "cpu_times", cpu_times)
+    monkeypatch.setattr(parallel.Tuner, "EVERY", 0.0)
+    monkeypatch.setattr(parallel, "_set_blas", lambda n: (log.append(n), real(n)))
     return log
 
 
@@ -205,77 +212,65 @@ def test_a_quota_of_one_core_runs_the_steps_on_one_thread_and_leaves_blas_as_it_
     (two_cores / "user" / "cpu.max").write_text("100000 100000\n")
     assert parallel.refresh() == 1 and parallel.threads() == 1
     exp = trained(4)
-    assert exp.threads.counts == (1,) and exp.threads.steps == {1: 4}  # nothing to compare: no probe
+    assert exp.threads.full == 1 and exp.threads.steps == {1: 4}
     assert blas_threads() == [2] * len(blas_threads())
+
+
+def test_cpu_times_reads_other_processes_time_on_this_process_cpus(two_cores, monkeypatch, tmp_path):
+    stat = "cpu  9 9 9 9 9 9 9 9 0 0\ncpu0 10 0 5 80 5 0 0 0 0 0\ncpu1 20 0 0 70 10 0 0 0 0 0\ncpu2 99 0 0 0 0 0 0 0\n"
+    (tmp_path / "stat").write_text(stat)  # cpu2 is not this process's: left out
+    (tmp_path / "self").write_text("42 (python3 (x)) R " + " ".join(["0"] * 10) + " 7 3 0 0")
+    monkeypatch.setattr(parallel, "PROC_STAT", tmp_path / "stat")
+    monkeypatch.setattr(parallel, "PROC_SELF_STAT", tmp_path / "self")
+    assert parallel.cpu_times() == (15 + 20 - 10, 200, 2)  # busy less idle and iowait, less this process's
+    monkeypatch.setattr(parallel, "PROC_STAT", tmp_path / "none")
+    assert parallel.cpu_times() is None
 
 
 @pytest.mark.parametrize(
-    "seconds, chosen",
+    "others, counts",
     [
-        ({1: 1.0, 2: 3.0}, 1),  # one core busy: two threads wait on it
-        ({1: 1.8, 2: 1.0}, 2),  # quiet
-        ({1: 0.95, 2: 1.0}, 2),  # fewer threads faster, but by less than the margin: all, as without tuning
+        ((0.05,), [2, 2, 2, 2, 2, 2]),  # quiet
+        ((0.7,), [2, 1, 1, 1, 1, 1]),  # a process takes most of a core: after two readings that agree, one thread
+        ((0.7, 0.0, 0.7, 0.0), [2, 2, 2, 2, 2, 2]),  # a core busy now and then: one reading is not enough
+        ((0.0, 0.9, 0.9, 0.9, 0.2), [2, 2, 1, 1, 2, 2]),  # busy, then quiet again: back at once
     ],
 )
-def test_the_steps_run_at_the_count_whose_products_are_fastest(two_cores, monkeypatch, seconds, chosen):
-    log = machine(monkeypatch, seconds)
-    exp = trained(5)
-    assert exp.threads.count == chosen and exp.threads.steps == {chosen: 5}
-    assert set(exp.threads.last) == {1, 2}
-    if chosen == 2:  # every count each round, then BLAS's own back; the steps change nothing
-        assert len(log) == (parallel.Tuner.ROUNDS + 1) * 2 + 1 and log[-1] == 2
-    else:  # the probe's end (2 dropped out once twice as slow), then each step sets 1 and puts 2 back
-        assert log[-11:] == [2] + [1, 2] * 5 and len(log) < (parallel.Tuner.ROUNDS + 1) * 2 + 11
-
-
-def test_the_count_follows_the_machine_as_it_changes(two_cores, monkeypatch):
-    seconds = {1: 1.8, 2: 1.0}
-    machine(monkeypatch, seconds)
-    exp = trained(3)
-    X, y = exp.splits.X_train, exp.splits.y_train
-    for busy, count in ((4.0, 1), (1.0, 2)):  # another process takes a core, then lets it go
-        seconds[2] = busy
-        exp.threads.probe()  # as every Tuner.EVERY seconds
-        for _ in range(3):
-            exp.train_step(X[:64], y[:64], 0.01)
-        assert exp.threads.count == count
-    assert exp.threads.steps == {2: 6, 1: 3}
-
-
-def test_a_tuned_run_has_the_bits_of_a_run_pinned_at_the_count_it_chose(two_cores, monkeypatch):
-    """Probing never touches the training: a quiet machine gives the bits of a run without the tuner, a busy
-    one those of a run pinned at one thread (OpenBLAS rounds differently at 1 and 2 threads)."""
+def test_the_steps_run_on_the_cores_other_processes_leave(two_cores, monkeypatch, others, counts):
+    """The count follows the machine, and the run has the bits of a run pinned step by step at the same
+    counts: reading the machine never touches the training."""
     from threadpoolctl import threadpool_limits
 
     with parallel.fast_paths(adapt=False):
-        untuned = trained(6).net.params["weights"].copy()
-    with threadpool_limits(limits=1, user_api="blas"), parallel.limit(1):
-        single = trained(6).net.params["weights"].copy()
-    machine(monkeypatch, {1: 1.8, 2: 1.0}, blas=True)
-    quiet = trained(6)
-    assert quiet.threads.steps == {2: 6} and np.array_equal(quiet.net.params["weights"], untuned)
-    machine(monkeypatch, {1: 1.0, 2: 3.0}, blas=True)
-    busy = trained(6)
-    assert busy.threads.steps == {1: 6} and np.array_equal(busy.net.params["weights"], single)
+        pinned = trained(0)
+        X, y = pinned.splits.X_train, pinned.splits.y_train
+        for i, n in enumerate(counts):
+            with threadpool_limits(limits=n, user_api="blas"), parallel.limit(n):
+                pinned.train_step(X[i * 64 : (i + 1) * 64], y[i * 64 : (i + 1) * 64], 0.01)
+    log = machine(monkeypatch, *others)
+    exp = trained(6)
+    assert exp.threads.steps == {n: counts.count(n) for n in set(counts)}
+    assert log == [1, 2] * counts.count(1)  # a step at one thread sets it and puts BLAS's own back
+    assert np.array_equal(exp.net.params["weights"], pinned.net.params["weights"])
     assert blas_threads() == [2] * len(blas_threads())
 
 
-def test_no_probe_where_the_count_is_pinned_switched_off_or_cannot_matter(two_cores, monkeypatch, cli, tmp_path):
+def test_no_readings_where_the_count_is_pinned_switched_off_or_cannot_matter(two_cores, monkeypatch, cli, tmp_path):
     import yaml
 
-    probes = []
-    monkeypatch.setattr(parallel.Tuner, "probe", lambda self: probes.append(self) or setattr(self, "count", 2))
+    readings = []
+    monkeypatch.setattr(parallel, "cpu_times", lambda: readings.append(1))
     with parallel.limit(2):
         assert trained(2).threads.steps == {}
     with parallel.fast_paths(adapt=False):
         assert trained(2).threads.steps == {}
     xor = {"data": {"name": "xor"}, "model": {"hidden": [4]}, "training": {"epochs": 1}}
     assert trained(1, xor).threads.steps == {}  # products BLAS runs on one thread anyway
-    assert probes == []
+    assert readings == []
     (tmp_path / "net.yaml").write_text(yaml.safe_dump(NET))
     r = cli("train", tmp_path / "net.yaml", "--runs-dir", tmp_path / "runs", "--threads", "2", "-q")
     assert r.exit_code == 0, r.output
-    assert probes == []  # --threads: exactly that many
+    assert readings == []  # --threads: exactly that many
     r = cli("train", tmp_path / "net.yaml", "--runs-dir", tmp_path / "runs", "-q")
     assert r.exit_code == 0, r.output
-    assert len(probes) == 1 and probes[0].steps == {2: 10}
+    assert readings  # when the tuner started, and once a second after
