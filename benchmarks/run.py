@@ -662,12 +662,13 @@ def main() -> None:
     print(f"machine: {info}", flush=True)
     flags = "".join(" " + a for a in sys.argv[1:])
     report = [
-        f"# nnlab benchmarks\n\n`python benchmarks/run.py{flags}` on {info['processor']}, "
+        f"# nnlab benchmarks\n\nLatest run: `python benchmarks/run.py{flags}` on {info['processor']}, "
         f"{info['cpus']} CPUs, {info['blas']}, {info['threads']} BLAS threads, numpy {info['numpy']}, "
         f"Python {info['python']}, OPENBLAS_THREAD_TIMEOUT={info['openblas_thread_timeout']}, nnlab's speed paths: "
         f"{info['fast_paths']}. Seconds are medians "
         "over epochs after a warm-up epoch; on Fashion-MNIST each ratio is the median over epochs of the ratio "
-        "of the epochs that ran side by side.\n"
+        "of the epochs that ran side by side. Each section keeps the figures of the run that last wrote it "
+        "(`--only` refreshes one; the thread sections name their command).\n"
     ]
     parts = {}
     if "ceiling" in sections:

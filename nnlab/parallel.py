@@ -30,10 +30,12 @@ float rounding.
 Cores that are not there. ``usable_cores``: the CPU affinity lowered to the cgroup v2 quota (``cpu.max``:
 docker ``--cpus``, Kubernetes limits); no run uses more threads. Busy cores show only in time: BLAS splits a
 product evenly and waits for its last thread, which waits for a time slice where it shares a core with
-another process (2 cores, one spinning: Adam's epoch at batch 128 took 1.5×, SGD's 2.3× its quiet
-single-threaded epoch). ``Tuner`` (one per ``Experiment``) reads once a second how much CPU time other
-processes took on this process's CPUs (``/proc/stat`` less ``/proc/self/stat``), and the steps run on the
-cores they left. Timing the network's own products at each count instead (a probe of a few ms before the
+another process (2 cores, one spinning, BLAS at 2 threads: Adam's epoch at batch 128 took 1.35-1.5×, SGD's
+2.3× its quiet single-threaded epoch, in two runs). ``Tuner`` (one per ``Experiment``) reads once a second
+how much CPU time other processes took on this process's CPUs (``/proc/stat`` less ``/proc/self/stat``),
+and the steps run on the cores they left: there, Adam's epoch took 0.97× its quiet single-threaded epoch
+and 1.03× one pinned to one thread on the same busy machine, SGD's 1.15× and 0.99× (medians of 5 rounds,
+``benchmarks/run.py --busy``; the machine's noise is a few %). Timing the network's own products at each count instead (a probe of a few ms before the
 first step and every 10 s) was tried and dropped: a thread that wakes gets a shared core at once for a few
 ms (the scheduler's credit to sleepers), so the probes saw no contention and SGD ran half its busy steps
 on 2 threads, 1.21× slower than pinned to 1; Adam, probing at every epoch, 1.09×. OpenBLAS's sgemm rounds
