@@ -7,7 +7,7 @@ The library, for a notebook (each name imported on first use, so that ``import n
 - ``nnlab.train(config, runs_dir)``: train it into a run folder; the result holds the trained network;
 - ``nnlab.resume(run_dir)``: continue a stopped run exactly;
 - ``nnlab.gradcheck(config_or_experiment)``: backprop against finite differences;
-- ``nnlab.load_run(path, checkpoint="best")``: a trained run with ``predict`` and ``predict_proba``;
+- ``nnlab.load_run(path, checkpoint=None)``: a trained run (best, or last where it never had a best) with ``predict`` and ``predict_proba``;
 - ``nnlab.inspect(config_or_run_dir)``: each layer's activations, gradients and update ratios on a batch;
 - ``nnlab.load_config(path, overrides)``: a validated ``Config``.
 """

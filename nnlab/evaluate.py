@@ -121,7 +121,7 @@ def load_members(run_dirs: list, checkpoint=None, checkpoints=None, mc_dropout=N
     folders = [RunFolder.open(d) for d in run_dirs]
     members: list[Member] = []
     for folder in folders:
-        model = load_run(folder.path, default_checkpoint(folder) if checkpoint is None else str(checkpoint))
+        model = load_run(folder.path, folder.default_checkpoint() if checkpoint is None else str(checkpoint))
         members.append(Member(_label(model) if several else model.checkpoint.stem, model))
     if several:
         check_compatible([m.model for m in members])
@@ -132,14 +132,6 @@ def load_members(run_dirs: list, checkpoint=None, checkpoints=None, mc_dropout=N
         members[0].label = "dropout off (standard)"
         return "mc_dropout", members
     return "single", members
-
-
-def default_checkpoint(folder: RunFolder) -> str:
-    """best (the checkpoint of the summary's test figures), or last where no epoch of the run was ever best
-    (its monitor was never measured, e.g. val_loss without a validation split)."""
-    if folder.checkpoint_file("best").is_file() or (folder.read_summary().get("best") is not None):
-        return "best"
-    return "last"
 
 
 def _label(model: TrainedModel) -> str:

@@ -18,11 +18,12 @@ from nnlab.runs.checkpoint import load_checkpoint, subset
 from nnlab.runs.folder import RunFolder
 
 
-def load_run(path: str | Path, checkpoint: str | int = "best") -> TrainedModel:
-    """Load a run folder written by ``nnlab train`` at one of its checkpoints (best, last, epoch-NNNN, a
-    file). The model predicts from raw features: the run's preprocessing is applied inside."""
+def load_run(path: str | Path, checkpoint: str | int | None = None) -> TrainedModel:
+    """Load a run folder written by ``nnlab train`` at one of its checkpoints (best, last, swa, ema,
+    epoch-NNNN, a file); by default best, or last where the run never had a best epoch (as ``nnlab eval``).
+    The model predicts from raw features: the run's preprocessing is applied inside."""
     folder = RunFolder.open(path)
-    return load_model(folder.find_checkpoint(checkpoint), folder.path)
+    return load_model(folder.find_checkpoint(checkpoint or folder.default_checkpoint()), folder.path)
 
 
 def load_model(checkpoint: str | Path, run_dir: str | Path | None = None) -> TrainedModel:

@@ -51,7 +51,8 @@ def test_a_huge_finite_loss_ends_diverged_through_the_cli_and_keeps_a_loadable_c
     assert len(pd.read_csv(run / "metrics.csv")) == 3  # every epoch's row, the diverged ones too
     # no epoch was good: the initial weights are kept, never a diverged epoch's (not even as best)
     assert not (run / "checkpoints" / "best.safetensors").exists() and summary["best"] is None
-    model = nnlab.load_run(run, "last")
+    model = nnlab.load_run(run)  # by default: best, or last where no epoch was ever best (as nnlab eval)
+    assert model.checkpoint.stem == "last"
     assert model.epoch == 0 and np.isfinite(model.predict_proba(np.zeros((3, 2)))).all()
     p = _nnlab(["eval", run], tmp_path)
     assert p.returncode == 0, p.stderr

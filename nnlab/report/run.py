@@ -36,10 +36,9 @@ def write_run_report(run_dir, out=None, up: tuple[str, str] | None = None) -> Pa
 def run_page(folder: RunFolder, up: tuple[str, str] | None = None) -> str:
     """The page's HTML."""
     from nnlab import __version__
-    from nnlab.evaluate import default_checkpoint
 
     summary = folder.read_summary()
-    checkpoint = default_checkpoint(folder)
+    checkpoint = folder.default_checkpoint()
     page = Page(f"Run {folder.name}", _lead(summary))
     page.section("summary", "Summary", _summary(folder, summary, up))
     page.section("curves", "Learning curves", _curves(folder))

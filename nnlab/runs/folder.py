@@ -216,6 +216,14 @@ class RunFolder:
 
         return load_config(self.config_file)
 
+    def default_checkpoint(self) -> str:
+        """best (the checkpoint of the summary's test figures), or last where no epoch of the run was ever
+        best (its monitor never measured, e.g. val_loss without a validation split, or a run that diverged
+        before any good epoch)."""
+        if self.checkpoint_file("best").is_file() or self.read_summary().get("best") is not None:
+            return "best"
+        return "last"
+
     def read_summary(self) -> dict:
         """summary.json ({} where the run has not written one yet)."""
         try:
