@@ -226,10 +226,12 @@ def check_metric(sweep: SweepConfig, base: dict, planned: list[dict]) -> None:
     A run's columns follow from its config and its data: epoch, lr, train_loss; train_accuracy for a
     classification task; penalty where a regularizer adds to the loss; val_loss and val_accuracy (or val_r2
     for regression) where there is a validation split; seconds; weight_change with ``training.tol``. These
-    are ``nnlab.metrics.row_columns``, the very list the training loop writes. The task and the
+    are ``nnlab.metrics.row_columns``, the very list the training loop writes (with ``training.diagnostics``,
+    grad_norm_L and update_ratio_L of each dense layer L). The task and the
     size of the validation split come from building the base config's dataset once; a trial that sets
     ``data.split.val`` has a validation split where its fraction is above 0.
     """
+    from nnlab.architecture import layer_specs
     from nnlab.components.regularizers import build_regularizers
     from nnlab.config import validate
     from nnlab.data.core import raw_splits
@@ -242,7 +244,8 @@ def check_metric(sweep: SweepConfig, base: dict, planned: list[dict]) -> None:
     def columns(c) -> list[str]:
         has_val = base_val if c.data.split.val == cfg.data.split.val else c.data.split.val > 0
         penalty = any(not r.is_constraint for r in build_regularizers(c.regularization))
-        return row_columns(task, has_val, penalty, bool(c.training.tol))
+        dense = sum(spec.get("type") == "dense" for spec in layer_specs(c, 1)) if c.training.diagnostics else 0
+        return row_columns(task, has_val, penalty, bool(c.training.tol), dense)
 
     missing = []  # (planned trial, its config, its columns) of the trials without the metric
     for p in planned:
