@@ -44,6 +44,10 @@ after a dozen steps the weights differ by up to 5·10⁻⁷), so the count decid
 machine every step runs on all cores, and a seed gives the same bits every time; ``--threads N`` (``limit``)
 pins the count and turns the tuner off, for bit-exact repeats on a busy machine. Built and measured on 2
 cores only (1 or 2 threads, one core busy or not); measured figures in benchmarks/results/RESULTS.md.
+A thread count per product was measured and not built (``benchmarks/run.py --threads 1,2``, products
+section): on a quiet 2-core machine the 256×128 products of 784-256-128-10 at batch 32-128 took 1.03-1.36×
+as long on 2 threads as on 1, the 784×256 ones 0.98-1.1×; one thread for the three small ones would save
+~35 µs of a 2.5-3 ms step, less two calls to set the count (2-5 µs each) per product: about 1 %.
 """
 
 from __future__ import annotations
