@@ -78,3 +78,24 @@ def fashion_mnist_available():
         if os.environ.get("NNLAB_REQUIRE_DATA") == "1":
             raise
         pytest.skip(f"Fashion-MNIST is not installed here: {str(e).splitlines()[0]}")
+
+
+@pytest.fixture(scope="session")
+def resign_checkpoint():
+    """``resign_checkpoint(path, edit)``: ``edit(meta)`` changes a checkpoint's metadata in place, and the
+    file is written again with its checksum recomputed, so a reader meets the edit, not the checksum."""
+
+    def resign(path, edit) -> None:
+        import json
+
+        from safetensors.numpy import load
+
+        from nnlab.runs.checkpoint import encode
+
+        data = path.read_bytes()
+        n = int.from_bytes(data[:8], "little")
+        meta = json.loads(json.loads(data[8 : 8 + n])["__metadata__"]["meta"])
+        edit(meta)
+        path.write_bytes(encode(load(data), meta))
+
+    return resign
