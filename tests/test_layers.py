@@ -50,7 +50,9 @@ def test_layer_gradients_match_finite_differences(name, rng):
     dx = net.backward(grad).copy()
     analytic = {k: g.copy() for k, g in net.named_grads().items()}
     for key, p in net.named_params().items():
-        assert rel_error(analytic[key], numerical_grad(J, p)) < 1e-6, key
+        numerical = numerical_grad(J, p)
+        # a gradient zero in theory (a bias before batch norm) is round-off on both sides: compared absolutely
+        assert rel_error(analytic[key], numerical) < 1e-6 or np.abs(analytic[key] - numerical).max() < 1e-9, key
     assert rel_error(dx, numerical_grad(J, x)) < 1e-6
 
 

@@ -197,10 +197,16 @@ class BatchNorm(Layer):
 
     def forward(self, x, training):
         g, b = self.params["gamma"], self.params["beta"]
+        xhat = self._buf("xhat", x.shape)
         if training:
-            m = len(x)
-            mu = x.mean(axis=0)
-            var = x.var(axis=0)
+            # μ = 1ᵀX / m and σ² = 1ᵀ(X − μ)² / m as BLAS products with 1, the centred x − μ kept in x̂: a pass
+            # fewer than x.mean() then x.var(), which centres a temporary copy again
+            m, one, inv_m = len(x), ones(self, len(x), x.dtype), x.dtype.type(1.0 / len(x))
+            mu = one @ x
+            mu *= inv_m
+            np.subtract(x, mu, out=xhat)
+            var = one @ np.multiply(xhat, xhat, out=self._buf("sq", x.shape))
+            var *= inv_m
             mom = self.momentum
             self.buffers["running_mean"] *= mom
             self.buffers["running_mean"] += (1 - mom) * mu
@@ -209,8 +215,8 @@ class BatchNorm(Layer):
             self.buffers["running_var"] += (1 - mom) * unbiased
         else:
             mu, var = self.buffers["running_mean"], self.buffers["running_var"]
+            np.subtract(x, mu, out=xhat)
         self.inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype, copy=False)
-        xhat = np.subtract(x, mu, out=self._buf("xhat", x.shape))
         xhat *= self.inv_std
         self.xhat = xhat
         y = np.multiply(xhat, g, out=self._buf("y", x.shape))
@@ -219,14 +225,14 @@ class BatchNorm(Layer):
 
     def backward(self, grad_y):
         m = len(grad_y)
-        xhat = self.xhat
-        np.sum(grad_y, axis=0, out=self.grads["beta"])
-        np.einsum("ij,ij->j", grad_y, xhat, out=self.grads["gamma"])
-        # dx = γ/(m σ) · (m g − Σg − x̂ Σ(g x̂))
-        dx = self._buf("dx", grad_y.shape)
-        np.multiply(xhat, self.grads["gamma"], out=dx)
-        dx += self.grads["beta"]
-        np.subtract(grad_y, dx * dx.dtype.type(1.0 / m), out=dx)
+        xhat, one = self.xhat, ones(self, m, grad_y.dtype)
+        np.matmul(one, grad_y, out=self.grads["beta"])  # Σg and Σ(g x̂) as products with 1, like Dense's db
+        np.matmul(one, np.multiply(grad_y, xhat, out=self._buf("sq", xhat.shape)), out=self.grads["gamma"])
+        # dx = γ/(m σ) · (m g − Σg − x̂ Σ(g x̂)) = γ/σ · (g − (x̂ Σ(g x̂) + Σg)/m)
+        inv_m = grad_y.dtype.type(1.0 / m)
+        dx = np.multiply(xhat, self.grads["gamma"] * inv_m, out=self._buf("dx", grad_y.shape))
+        dx += self.grads["beta"] * inv_m
+        np.subtract(grad_y, dx, out=dx)
         dx *= self.params["gamma"] * self.inv_std
         return dx
 
