@@ -233,3 +233,16 @@ def test_histogram_figure(cli, tmp_path):
     with Image.open(out) as im:
         assert im.format == "PNG" and im.size[0] >= 1000
         assert len(im.convert("L").getcolors(1 << 16)) > 10  # not blank
+
+
+def test_in_an_80_column_terminal_the_network_wraps_under_itself(tmp_path):
+    from tests.terminal import pty_run
+
+    screen, _, code = pty_run(["inspect", str(LECTURES / "init_normal.yaml")], tmp_path, stream="stdout")
+    assert code == 0, screen
+    lines = [line.rstrip() for line in screen.replace("\r", "").splitlines() if line.strip()]
+    start = next(i for i, line in enumerate(lines) if line.startswith("  model  "))
+    assert all(len(line) <= 80 for line in lines), lines
+    follow = lines[start + 1 : lines.index(next(x for x in lines if x.startswith("  step ")))]
+    assert follow and all(line.startswith(" " * 9) for line in follow)  # under the text, not the label
+    assert " ".join([lines[start], *follow]).endswith("softmax")

@@ -1,13 +1,7 @@
 """What nnlab sweep shows: the table of trials in a narrow terminal, and the running trials' progress."""
 
-import fcntl
 import os
 import re
-import select
-import struct
-import subprocess
-import sys
-import termios
 from pathlib import Path
 
 import yaml
@@ -16,6 +10,7 @@ from rich.console import Console
 from nnlab.cli.sweep import short_names, trials_table
 from nnlab.sweep.runner import Trial
 from nnlab.sweep.trial import TrialProgress
+from tests.terminal import pty_run
 
 MOONS = Path(__file__).parent.parent / "configs" / "moons.yaml"
 NUMBER = re.compile(r"^-?\d[\d.e+-]*s?$|^\d+m\d\ds$")  # 0.9833, 1e-05, 12, 3.4s, 2m05s
@@ -117,40 +112,6 @@ def test_the_table_shows_a_running_trials_epoch_and_metric_from_its_run_folder(t
     assert progress(Trial(7, {}, {}, status="running")) is None
 
 
-def _pty_run(args, cwd, columns=80, rows=40, timeout=120) -> tuple[str, str, int]:
-    """Run ``nnlab ARGS`` with stderr on a terminal of ``columns`` × ``rows`` (the live table draws there);
-    return what the terminal received, stdout and the exit status."""
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nnlab", *args],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        env={**env, "TERM": "xterm-256color"},
-    )
-    os.close(slave)
-    screen = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                data = os.read(master, 1 << 16)
-            except OSError:  # the terminal closed: the process ended
-                break
-            if not data:
-                break
-            screen += data
-        elif proc.poll() is not None:
-            break
-    os.close(master)
-    out = proc.stdout.read().decode()
-    proc.wait(timeout)
-    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "\n", screen.decode(errors="replace")), out, proc.returncode
-
-
 def test_in_a_real_terminal_the_live_table_shows_the_running_trial(tmp_path):
     raw = yaml.safe_load(MOONS.read_text())
     raw["data"]["n_samples"] = 300
@@ -162,7 +123,7 @@ def test_in_a_real_terminal_the_live_table_shows_the_running_trial(tmp_path):
     )
     # in a worker process: a trial in the sweep's own process leaves the table's redraws few chances (the
     # training loop holds the GIL) and this test flaky
-    screen, out, code = _pty_run(["sweep", "sweep.yaml", "--runs-dir", "runs", "--workers", "2"], tmp_path)
+    screen, out, code = pty_run(["sweep", "sweep.yaml", "--runs-dir", "runs", "--workers", "2"], tmp_path)
     assert code == 0, screen + out
     assert re.search(r"running \d+/1500\s+0\.\d{4}\s+\d+\s+\d+\.\ds", screen), screen[-3000:]
     assert max(len(line) for line in screen.splitlines()) <= 80

@@ -69,18 +69,14 @@ def _render(report) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from nnlab.cli.render import console
+    from nnlab.cli.render import console, labelled
     from nnlab.inspection import GOOD_RATIO
 
     out = console()
     where = f"{report.checkpoint} checkpoint, epoch {report.epoch}" if report.kind == "run" else "freshly initialised"
     out.print(f"[bold]inspect[/bold] [cyan]{escape(report.source)}[/cyan] ({where})", soft_wrap=True)
-    out.print(f"  {escape(report.network)}", soft_wrap=True, markup=False)
-    out.print(
-        f"  {report.examples} {report.split} examples, loss {report.loss:.4f}; one {report.optimizer} step at "
-        f"lr {report.lr:g}",
-        soft_wrap=True,
-    )
+    step = f"{report.examples} {report.split} examples, loss {report.loss:.4f}; one {report.optimizer} step at lr {report.lr:g}"
+    labelled(out, [("model", report.network), ("step", step)], indent=2)
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)  # fits 80 columns
     for col in ("layer", "z mean", "z std", "φ mean", "φ std", "sat/dead", "‖∂J/∂W‖", "ΔW/W"):
         t.add_column(col, justify="left" if col == "layer" else "right", no_wrap=True)

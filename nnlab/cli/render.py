@@ -261,12 +261,12 @@ def header(out, trainer) -> None:
         ("model", f"{exp.net.describe()}  ({exp.net.n_params} parameters)"),
         ("loss", f"{exp.loss.registry_name}; optimizer {exp.optimizer!r}"),
     ]
-    _labelled(out, rows, indent=2)
+    labelled(out, rows, indent=2)
     if trainer.initial_loss is not None:
-        _labelled(out, [("initial loss", initial_loss_text(exp, trainer.initial_loss))], indent=2)
+        labelled(out, [("initial loss", initial_loss_text(exp, trainer.initial_loss))], indent=2)
 
 
-def _labelled(out, rows, indent: int) -> None:
+def labelled(out, rows, indent: int) -> None:
     """``label  text`` lines: whole lines in a log; on a terminal a long text wraps under itself, not under
     the label."""
     from rich.table import Table
