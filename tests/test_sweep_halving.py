@@ -120,6 +120,15 @@ def test_the_serial_executor_decides_the_same_from_the_same_seed(tmp_path):
     pa, pb = (pd.read_csv(d / "progress.csv")[["trial", "epochs", "spent"]] for d in (a, b))
     pd.testing.assert_frame_equal(pa, pb)
     assert set(_trials(a)["epochs"]) == {1, 3}  # trials were promoted (to the last rung, 3 epochs)
+    for _, row in _trials(a).iterrows():  # each trial's own folder says what trials.csv says
+        summary = json.loads((a / row["run_dir"] / "summary.json").read_text())
+        assert summary["status"] == row["status"] and summary["epochs"] == row["epochs"], row["run_dir"]
+        if row["status"] == "pruned":
+            assert "not promoted" in summary["reason"]
+    pruned = a / _trials(a).query("status == 'pruned'")["run_dir"].iloc[0]
+    r = CliRunner().invoke(main, ["train", "--resume", str(pruned), "-q"])  # what the reason suggests works
+    assert r.exit_code == 0, r.output
+    assert json.loads((pruned / "summary.json").read_text())["epochs"] == 3
 
 
 def test_hyperband_deals_trials_to_brackets_that_start_later(tmp_path):

@@ -18,7 +18,7 @@ from nnlab.runs.folder import RunFolder
 from nnlab.sweep.records import ENDED, Trial
 from nnlab.sweep.rungs import score_key
 from nnlab.sweep.space import SweepConfig, halving_rungs, plan_trials, trial_base, trial_config
-from nnlab.sweep.trial import STOP, nan
+from nnlab.sweep.trial import STOP, mark_pruned, nan
 
 FINISHED = ("completed", "stopped_early", "converged")
 
@@ -166,6 +166,8 @@ class Scheduler:
         for t in trials:
             if t.status == "paused":
                 t.status, t.target = "pruned", None
+                if t.run_dir:
+                    mark_pruned(t.run_dir, t.epochs)
 
 
 def best_of(curve: list, mode: str) -> tuple[float | None, int | None]:

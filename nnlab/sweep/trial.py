@@ -193,6 +193,25 @@ def mark_interrupted(sweep_dir: Path, index: int) -> None:
         folder.write_summary(summary)
 
 
+def mark_pruned(run_dir: str, epochs: int) -> None:
+    """A trial left paused at a rung when the sweep ended was not promoted: its own summary.json says
+    ``pruned`` too, as trials.csv does (``nnlab runs`` showed it ``paused``, waiting for a promotion that
+    never comes). Its folder can still be trained on to the config's epochs: ``nnlab train --resume RUN``."""
+    folder = RunFolder(run_dir)
+    try:
+        summary = folder.read_summary()
+    except CheckpointError:
+        return
+    if summary.get("status") != "paused":
+        return
+    summary["status"] = "pruned"
+    summary["reason"] = (
+        f"paused at a rung after {epochs} epochs and not promoted: it did not rank in its rung's top when the "
+        f"sweep ended; nnlab train --resume {folder.path} trains it on"
+    )
+    folder.write_summary(summary)
+
+
 class TrialProgress:
     """Where the running trials stand, read from their run folders (``trial-NNN-*``): the trial writes
     metrics.csv and summary.json as it trains (at most every ``training.save_interval`` seconds), so this
