@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlab.components.layers import ActivationLayer, Dropout, Layer
+from nnlab.components.layers import ActivationLayer, BatchNorm, Dense, Dropout, Layer
 
 ROLES = ("weights", "others")
 
@@ -33,6 +33,8 @@ class Network:
             # φ computed in place of z: one buffer and one pass less, where z is a buffer of the layer before
             if isinstance(layer, ActivationLayer) and before.owns_output and not layer.activation.needs_z:
                 layer.inplace = True
+            if isinstance(before, Dense) and isinstance(layer, BatchNorm):
+                before.bias_cancelled = True
         first = next((la for la in self.layers if la.has_params), None)
         if first is self.layers[0]:
             first.need_input_grad = False  # nothing upstream of the first layer needs dX

@@ -73,6 +73,8 @@ class Dense(Layer):
         self.initializer = initializer
         self.bias_initializer = bias_initializer
         self.use_bias = bool(use_bias)
+        #: set by the network when batch norm follows: BN(XW + b) = BN(XW), so ∂J/∂b = 0 exactly
+        self.bias_cancelled = False
 
     def build(self, n_in, dtype):
         super().build(n_in, dtype)
@@ -98,7 +100,12 @@ class Dense(Layer):
 
     def backward(self, grad_y):
         np.matmul(self.x.T, grad_y, out=self.grads["W"])
-        if self.use_bias:  # db = 1ᵀ dZ, the column sums, as a BLAS product: 2-3× faster than dZ.sum(axis=0)
+        if self.use_bias and self.bias_cancelled:
+            # batch norm's dZ sums to zero over the batch in exact arithmetic, and to round-off here, which
+            # Adam divides by its own size into steps of about lr: the bias would wander at random, and the
+            # running mean behind it (train/eval mismatch). Its gradient is what the maths says: 0.
+            self.grads["b"].fill(0)
+        elif self.use_bias:  # db = 1ᵀ dZ, the column sums, as a BLAS product: 2-3× faster than dZ.sum(axis=0)
             np.matmul(ones(self, len(grad_y), grad_y.dtype), grad_y, out=self.grads["b"])
         if not self.need_input_grad:
             return None
