@@ -1,6 +1,8 @@
 """Layers and the network: gradients of every registered layer against finite differences, dropout's
 expectation, batch norm's statistics."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -97,3 +99,16 @@ def test_dense_forward_is_xw_plus_b():
     dense.params["W"][...] = [[1, 2], [3, 4], [5, 6]]
     dense.params["b"][...] = [0.5, -0.5]
     np.testing.assert_allclose(net.forward(np.array([[1.0, 0.0, 1.0]])), [[6.5, 7.5]])
+
+
+def test_a_bias_before_batch_norm_stays_where_it_was_initialised(tmp_path):
+    """BN(XW + b) = BN(XW) while training, so ∂J/∂b = 0: Adam must not turn round-off into steps of lr."""
+    import nnlab
+
+    config = Path(__file__).parent.parent / "configs" / "moons.yaml"
+    overrides = ["model.batchnorm=true", "training.epochs=3", "optimizer={name: adam, lr: 0.01}"]
+    run = nnlab.train(config, runs_dir=tmp_path, overrides=overrides, handle_signals=False).run_dir
+    net = nnlab.load_run(run, checkpoint="last").net
+    before_bn = [la for la, nxt in zip(net.layers, net.layers[1:]) if type(nxt).__name__ == "BatchNorm"]
+    assert len(before_bn) == 2 and all(np.all(la.params["b"] == 0) for la in before_bn)
+    assert np.any(net.layers[-2].params["b"] != 0)  # the output layer's bias, with no batch norm after it, learns
