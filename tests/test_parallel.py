@@ -274,3 +274,13 @@ def test_no_readings_where_the_count_is_pinned_switched_off_or_cannot_matter(two
     r = cli("train", tmp_path / "net.yaml", "--runs-dir", tmp_path / "runs", "-q")
     assert r.exit_code == 0, r.output
     assert readings  # when the tuner started, and once a second after
+    (tmp_path / "s.yaml").write_text(
+        "base: net.yaml\nmetric: train_loss\nmode: min\ntrials: 1\nparameters:\n  optimizer.lr: {values: [0.01]}\n"
+    )
+    readings.clear()
+    r = cli("sweep", tmp_path / "s.yaml", "--runs-dir", tmp_path / "runs", "--threads", "2", "-q")
+    assert r.exit_code == 0, r.output
+    assert readings == []  # a sweep's --threads pins its trials as train's does
+    r = cli("sweep", tmp_path / "s.yaml", "--runs-dir", tmp_path / "runs", "-q")
+    assert r.exit_code == 0, r.output
+    assert readings  # its trials adapt to the machine otherwise

@@ -25,7 +25,12 @@ from nnlab.cli.options import COMMAND
     help="Send trials to a Dask distributed scheduler, e.g. tcp://host:8786 (run folders must be on a "
     "path every worker reaches).",
 )
-@click.option("--threads", type=int, default=None, help="BLAS threads per trial (default: cores / workers; 1 on Dask).")
+@click.option(
+    "--threads",
+    type=int,
+    default=None,
+    help="Threads per trial, exactly (as train --threads; default: cores / workers, fewer while other processes keep the cores busy; 1 on Dask).",
+)
 @click.option(
     "--runs-dir",
     default="runs",

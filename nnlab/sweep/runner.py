@@ -143,6 +143,7 @@ def run_sweep(
     cores, remote = os.cpu_count() or 1, isinstance(executor, Dask)
     left = sum(t.status not in ENDED for t in trials)
     plan.threads = threads or (1 if remote else max(1, cores // max(1, min(executor.slots, left or 1))))
+    plan.pinned = threads is not None
     jobs: dict = {}
 
     def changed():

@@ -38,6 +38,7 @@ class Scheduler:
         for t in self.trials:
             t.bracket = self.rungs.bracket_of(t.index) if self.rungs else None
         self.threads = 1
+        self.pinned = False  # --threads given: every trial runs on exactly that many, busy machine or not
         self.queue: list[Trial] = []  # trials to continue before anything new is decided
         self.resume: set[int] = set()  # trials whose next job continues their run folder
 
@@ -121,6 +122,7 @@ class Scheduler:
             "metric": self.sweep.metric,
             "mode": self.sweep.mode,
             "threads": self.threads,
+            "pinned": self.pinned,
             "prune": median,
             "curves": [x.curve for x in self.trials if x.status in ENDED and x.curve] if median else [],
             "stop_file": str(self.sweep_dir / STOP),

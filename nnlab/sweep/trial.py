@@ -10,12 +10,14 @@ summary.json of a trial whose worker was killed.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import statistics
 import time
 from pathlib import Path
 
+from nnlab import parallel
 from nnlab.errors import CheckpointError, NnlabError
 from nnlab.runs.folder import RunFolder
 from nnlab.training.callbacks import Callback
@@ -69,7 +71,11 @@ def run_trial(spec: dict) -> dict:
     }
     metric, mode = spec["metric"], spec["mode"]
     try:
-        with threadpool_limits(limits=spec.get("threads"), user_api="blas"):
+        with (
+            threadpool_limits(limits=spec.get("threads"), user_api="blas"),
+            # --threads N pins the count as train's does: the same bits whatever else runs on the machine
+            parallel.limit(spec["threads"]) if spec.get("pinned") else contextlib.nullcontext(),
+        ):
             callbacks = [SweepStop(spec["stop_file"])] if spec.get("stop_file") else []
             if spec.get("prune"):
                 p = spec["prune"]
