@@ -64,6 +64,9 @@ class Dense(Layer):
 
     has_params = True
     owns_output = True
+    #: set by the network when batch norm follows: BN(XW + b) = BN(XW), so ∂J/∂b = 0 exactly (a class default,
+    #: so that a layer pickled by an earlier nnlab loads with it)
+    bias_cancelled = False
 
     def __init__(self, units: int | str = "auto", initializer=None, bias_initializer="zeros", use_bias: bool = True):
         super().__init__()
@@ -73,8 +76,6 @@ class Dense(Layer):
         self.initializer = initializer
         self.bias_initializer = bias_initializer
         self.use_bias = bool(use_bias)
-        #: set by the network when batch norm follows: BN(XW + b) = BN(XW), so ∂J/∂b = 0 exactly
-        self.bias_cancelled = False
 
     def build(self, n_in, dtype):
         super().build(n_in, dtype)
