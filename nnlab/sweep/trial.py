@@ -50,6 +50,19 @@ class MedianPruner(Callback):
             )
 
 
+def _callbacks(spec: dict) -> list:
+    """What a trial's training listens to: the sweep's stop file, the median rule, the rung to pause at."""
+    callbacks = [SweepStop(spec["stop_file"])] if spec.get("stop_file") else []
+    if spec.get("prune"):
+        p = spec["prune"]
+        callbacks.append(
+            MedianPruner(spec["metric"], spec["mode"], p["after"], p["min_trials"], spec.get("curves", []))
+        )
+    if spec.get("target"):
+        callbacks.append(RungStop(spec["target"]))
+    return callbacks
+
+
 def run_trial(spec: dict) -> dict:
     """Train one trial (in this process, a worker process or a Dask worker); never raises for a bad trial."""
     from threadpoolctl import threadpool_limits
@@ -76,12 +89,7 @@ def run_trial(spec: dict) -> dict:
             # --threads N pins the count as train's does: the same bits whatever else runs on the machine
             parallel.limit(spec["threads"]) if spec.get("pinned") else contextlib.nullcontext(),
         ):
-            callbacks = [SweepStop(spec["stop_file"])] if spec.get("stop_file") else []
-            if spec.get("prune"):
-                p = spec["prune"]
-                callbacks.append(MedianPruner(metric, mode, p["after"], p["min_trials"], spec.get("curves", [])))
-            if spec.get("target"):
-                callbacks.append(RungStop(spec["target"]))
+            callbacks = _callbacks(spec)
             # Ctrl-C belongs to the sweep, not to one trial: it must stop the sweep, so the trainer leaves it alone
             done = reached(spec["resume"], spec.get("target"), metric) if spec.get("resume") else None
             if done is not None:  # the job had ended when the sweep was stopped, before it heard of it
