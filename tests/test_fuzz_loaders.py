@@ -183,6 +183,7 @@ def _edit_meta(meta: dict, changes: dict) -> None:
             node[last] = value
 
 
+@pytest.mark.filterwarnings("ignore:the run was trained by:UserWarning")  # an edited nnlab_version: the answer
 @settings(FUZZ, max_examples=max(EXAMPLES // 2, 5))
 @given(st.dictionaries(st.sampled_from(META_KEYS), JSON, min_size=1, max_size=3))
 def test_edited_checkpoint_metadata_loads_or_is_refused(trained, tmp_path_factory, resign_checkpoint, changes):

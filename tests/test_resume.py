@@ -344,3 +344,18 @@ def test_a_checkpoint_without_run_metadata_is_refused(cli, runs_dir):
     RunFolder(d).save_checkpoint("last", tensors, meta)
     r = cli("train", "--resume", d, "--epochs", 3)
     assert r.exit_code == 2 and "lacks what a run needs to continue" in r.output
+
+
+@pytest.mark.parametrize(
+    ("version", "says"),
+    [("0.0.1", "trained by nnlab 0.0.1 and continues with"), (None, "an nnlab that its checkpoint does not name")],
+)
+def test_a_run_of_another_nnlab_resumes_with_a_warning_that_names_it(tmp_path, resign_checkpoint, version, says):
+    import nnlab
+
+    config = {"data": {"name": "xor"}, "model": {"hidden": [4]}, "training": {"epochs": 2}}
+    run = nnlab.train(config, runs_dir=tmp_path, handle_signals=False).run_dir
+    resign_checkpoint(run / "checkpoints" / "last.safetensors", lambda meta: meta.update(nnlab_version=version))
+    with pytest.warns(UserWarning, match=says):
+        result = nnlab.resume(run, epochs=3, handle_signals=False)
+    assert result.summary["epochs"] == 3

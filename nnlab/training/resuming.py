@@ -63,9 +63,14 @@ def open_run(run_dir, epochs: int | None = None, callbacks=()) -> Trainer:
     target = on_disk.training.epochs if epochs is None else int(epochs)
     _check_something_left(folder, status, summary.get("reason") or "", done, target, position, epochs)
     if meta.get("nnlab_version") != __version__:
+        by = (
+            f"nnlab {meta['nnlab_version']}"
+            if meta.get("nnlab_version")
+            else "an nnlab that its checkpoint does not name"
+        )
         warnings.warn(
-            f"the run was trained by nnlab {meta.get('nnlab_version')} and continues with {__version__}: "
-            "the result may differ from an uninterrupted run",
+            f"the run was trained by {by} and continues with {__version__}: the result may differ from an "
+            "uninterrupted run",
             stacklevel=2,
         )
     config = saved.model_copy(deep=True)
