@@ -13,8 +13,8 @@ Every comparison runs its frameworks in one process on the same arrays; on Fashi
 epoch by epoch (nnlab, PyTorch, scikit-learn, nnlab, ...), so that a busy machine slows them alike, and
 each ratio is the median over epochs of the ratio of the epochs that ran side by side. The ratios are
 what to read. The "paths" section times nnlab's own epoch with its speed paths (``nnlab.parallel.fast_paths``:
-BLAS level-1 calls for the optimizer's update, the update split across threads) on and off in turn, and
-states what each gains. Writes benchmarks/results/*.csv and RESULTS.md.
+BLAS level-1 calls for the optimizer's update, the update split across threads, Adam's update fused into one
+compiled pass where numba is installed) on and off in turn, and states what each gains. Writes benchmarks/results/*.csv and RESULTS.md.
 Needs the bench extra: pip install -e ".[bench]".
 """
 
@@ -231,15 +231,17 @@ def fashion_accuracy(data, epochs) -> list[dict]:
 
 # ------------------------------------------------------------------------------------- 3. speed paths
 PATH_SETTINGS = {  # the speed paths of nnlab.parallel.fast_paths, each setting a column of the comparison
-    "all on": {"blas": True, "threads": True},
-    "no BLAS": {"blas": False, "threads": True},
-    "no thread split": {"blas": True, "threads": False},
-    "both off": {"blas": False, "threads": False},
+    "all on": {"blas": True, "threads": True, "jit": True},
+    "no jit": {"blas": True, "threads": True, "jit": False},
+    "no BLAS": {"blas": False, "threads": True, "jit": False},
+    "no thread split": {"blas": True, "threads": False, "jit": False},
+    "all off": {"blas": False, "threads": False, "jit": False},
 }
-PATH_GAINS = {  # path: (the setting without it, the setting with everything)
-    "BLAS axpy/scal/axpby updates": "no BLAS",
-    "optimizer update split across threads": "no thread split",
-    "both paths": "both off",
+PATH_GAINS = {  # path: (the setting without it, the same setting with it)
+    "Adam fused into one compiled pass (numba)": ("no jit", "all on"),
+    "BLAS axpy/scal/axpby updates": ("no BLAS", "no jit"),
+    "optimizer update split across threads": ("no thread split", "no jit"),
+    "all three": ("all off", "all on"),
 }
 
 
@@ -267,8 +269,9 @@ def paths(batches, rounds, optimizers) -> tuple[list[dict], list[dict]]:
 
             def between(trainer, marks=marks, busy=busy, order=order):
                 (w0, c0), (w1, c1) = marks[-1], (time.perf_counter(), cpu_of_others())
-                in_force = {p: parallel.fast(p) for p in parallel.PATHS}
-                assert in_force == PATH_SETTINGS[order[len(busy)]], (in_force, order[len(busy)])
+                setting = PATH_SETTINGS[order[len(busy)]]
+                in_force = {p: parallel.fast(p) for p in setting}
+                assert in_force == setting, (in_force, order[len(busy)])
                 busy.append((c1 - c0) / (w1 - w0) / (os.cpu_count() or 1) if c0 is not None else 0.0)
                 if len(busy) % k == 0 and sum(quiet_rounds(busy, k)[1:]) >= rounds:
                     trainer.stop("completed", "enough quiet rounds")
@@ -316,8 +319,8 @@ def paths(batches, rounds, optimizers) -> tuple[list[dict], list[dict]]:
                         "step_us": step_us[name],
                     }
                 )
-            for path, without in PATH_GAINS.items():
-                r = ratios[without]
+            for path, (without, with_) in PATH_GAINS.items():
+                r = [a / b for a, b in zip(ratios[without], ratios[with_])]
                 gains.append(
                     {
                         "path": path,
@@ -327,8 +330,9 @@ def paths(batches, rounds, optimizers) -> tuple[list[dict], list[dict]]:
                         "min_%": 100 * (min(r) - 1),
                         "max_%": 100 * (max(r) - 1),
                         "rounds": rows[-1]["rounds"],
-                        "steps_gain_%": 100 * (statistics.median(chunks[without]) - 1),
-                        "step_us_with": step_us["all on"],
+                        "steps_gain_%": 100
+                        * (statistics.median(a / b for a, b in zip(chunks[without], chunks[with_])) - 1),
+                        "step_us_with": step_us[with_],
                         "step_us_without": step_us[without],
                     }
                 )
@@ -647,7 +651,7 @@ def main() -> None:
     global RESULTS
     if args.no_fast_paths:
         os.environ["NNLAB_FAST_PATHS"] = "0"  # for the child processes (memory)
-        parallel.fast_paths(blas=False, threads=False)
+        parallel.fast_paths(blas=False, threads=False, jit=False)
         RESULTS = RESULTS / "no_fast_paths"
     if args.child_rss:
         return child_rss(args.child_rss)

@@ -22,10 +22,11 @@ one BLAS thread splits nothing. ``limit(n)`` sets it explicitly. Small arrays ar
 
 ``fast_paths`` (or the environment variable ``NNLAB_FAST_PATHS``, read once when this module loads) turns
 nnlab's speed paths off, to measure them or to rule them out when debugging: the BLAS level-1 calls of
-``nnlab.blas``, this module's split, and ``adapt`` (the ``Tuner`` below). ``NNLAB_FAST_PATHS=0`` turns all
-off, a comma list (``blas,threads``) keeps those only, ``1`` (the default) keeps all. Without the first two an
-optimizer's update is plain NumPy on one thread, over the whole buffer at once: the same numbers, to within
-float rounding.
+``nnlab.blas``, this module's split, ``adapt`` (the ``Tuner`` below) and ``jit`` (the fused kernels of
+``nnlab.kernels``, where numba is installed). ``NNLAB_FAST_PATHS=0`` turns all off, a comma list
+(``blas,threads``) keeps those only, ``1`` (the default) keeps all. Without ``blas``, ``threads`` and ``jit``
+an optimizer's update is plain NumPy on one thread, over the whole buffer at once: the same numbers, to
+within float rounding (the fused kernel: the same bits).
 
 Cores that are not there. ``usable_cores``: the CPU affinity lowered to the cgroup v2 quota (``cpu.max``:
 docker ``--cpus``, Kubernetes limits); no run uses more threads. Busy cores show only in time: BLAS splits a
@@ -73,7 +74,7 @@ _blas: int | None = None  # BLAS's thread count, read by refresh(), at most usab
 _blas_set = 1  # BLAS's thread count as set (by OpenBLAS's default, threadpoolctl), read by refresh()
 _now: int | None = None  # the count a Tuner set for the step running now
 _lock = threading.Lock()
-PATHS = ("blas", "threads", "adapt")
+PATHS = ("blas", "threads", "adapt", "jit")
 
 
 def _paths_from(value: str | None) -> frozenset[str]:
@@ -95,23 +96,26 @@ _fast = _paths_from(os.environ.get("NNLAB_FAST_PATHS"))
 
 
 def fast(path: str) -> bool:
-    """Whether the speed path ``path`` ("blas", "threads") is on."""
+    """Whether the speed path ``path`` (one of ``PATHS``) is on."""
     return path in _fast
 
 
 class fast_paths:  # noqa: N801  (a function that can also be a context manager, like torch.set_grad_enabled)
     """Turn the speed paths on or off, process-wide: ``blas`` (the BLAS level-1 calls of ``nnlab.blas``),
-    ``threads`` (this module's split), ``adapt`` (``Tuner``); None leaves one as it is. Called, it holds until changed; as a
+    ``threads`` (this module's split), ``adapt`` (``Tuner``), ``jit`` (``nnlab.kernels``, where numba is
+    installed); None leaves one as it is. Called, it holds until changed; as a
     context manager, the setting before comes back at the end of the block::
 
         with nnlab.parallel.fast_paths(blas=False, threads=False):   # plain NumPy on one thread
             train(config)
     """
 
-    def __init__(self, blas: bool | None = None, threads: bool | None = None, adapt: bool | None = None):
+    def __init__(
+        self, blas: bool | None = None, threads: bool | None = None, adapt: bool | None = None, jit: bool | None = None
+    ):
         global _fast
         self.before = _fast
-        wanted = {"blas": blas, "threads": threads, "adapt": adapt}
+        wanted = {"blas": blas, "threads": threads, "adapt": adapt, "jit": jit}
         _fast = frozenset(p for p in PATHS if (p in _fast if wanted[p] is None else wanted[p]))
 
     def __enter__(self):

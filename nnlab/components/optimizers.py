@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from nnlab import blas, parallel
+from nnlab import blas, kernels, parallel
 from nnlab.registry import REGISTRIES
 
 OPTIMIZERS = REGISTRIES["optimizer"]
@@ -89,6 +89,10 @@ class Optimizer:
         self.update(p, g, lr, st, key)
         for slot in flush:
             flush_subnormals(st[slot])
+
+    def prepare(self, params) -> None:
+        """Load what this optimizer's update of ``params`` needs before the first step (a compiled kernel):
+        the trainer calls it before its clock starts, so that the first epoch's time is the epoch's."""
 
     def update_blas(self, p, g, lr, st, key) -> bool:
         """Update the whole of ``p`` with BLAS level-1 calls (``nnlab.blas``) where the optimizer can and
@@ -262,8 +266,21 @@ class Adam(Optimizer):
         """The factor on w before the step (AdamW's decoupled decay; 1 for Adam)."""
         return 1.0
 
+    def prepare(self, params):
+        for p in params.values():
+            fused = kernels.adam(p.size, p.dtype)
+            if fused is not None:  # an empty call loads (or compiles) the kernel for this dtype
+                fused(p[:0], p[:0], p[:0], p[:0], *(p.dtype.type(0),) * 7)
+
     def piecewise(self, p, g, lr, st, key):
         m, v, s = st["m"], st["v"], st["_scratch"]
+        fused = kernels.adam(p.size, p.dtype)
+        if fused is not None and p.flags.c_contiguous and all(x.flags.c_contiguous for x in (g, m, v)):
+            # one pass over a piece, NumPy's arithmetic in NumPy's order (nnlab.kernels)
+            t, (step, eps) = p.dtype.type, self._scalars(lr)
+            b1, b2 = t(self.beta1), t(self.beta2)
+            args = (b1, t(1) - b1, b2, t(1) - b2, t(step), t(eps), t(self._shrink(lr, key)))
+            return lambda a, b: fused(p[a:b], g[a:b], m[a:b], v[a:b], *args)
         axpby = blas.function("axpby", p.dtype) if blas.usable(g, m, v, s, p) else None
         if axpby is None:
             return super().piecewise(p, g, lr, st, key)

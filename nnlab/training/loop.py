@@ -166,6 +166,7 @@ class Trainer:
             self.folder.remove_stale_temporaries()
         self.started = time.time()
         self.initial_params = {k: v.copy() for k, v in exp.net.named_params().items()}
+        exp.optimizer.prepare(exp.net.params)
         if self.initial_loss is None:
             s = exp.splits
             self.initial_loss = evaluate(exp.net, exp.loss, s.X_train[:4096], s.y_train[:4096], s.task)["loss"]
