@@ -33,11 +33,9 @@ def pinned(n: int | None):
     """Exactly ``n`` threads for nnlab (BLAS and its split, as ``nnlab train --threads n``) and for whatever
     else uses NumPy's BLAS inside the block; None: nnlab's own choice (all usable cores, fewer while they
     are busy)."""
-    from threadpoolctl import threadpool_limits
-
     stack = contextlib.ExitStack()
     if n is not None:
-        stack.enter_context(threadpool_limits(limits=n, user_api="blas"))
+        stack.enter_context(parallel.blas_limit(n))
         stack.enter_context(parallel.limit(n))
     return stack
 

@@ -25,12 +25,11 @@ COLUMNS = ["date", "seed", "threads", "test_accuracy", "train_seconds", "wall_se
 
 
 def run(seed: int, threads: int) -> dict:
-    from threadpoolctl import threadpool_limits
-
     import nnlab
+    from nnlab import parallel
 
     load_before = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory() as runs, threadpool_limits(limits=threads, user_api="blas"):
+    with tempfile.TemporaryDirectory() as runs, parallel.blas_limit(threads):
         result = nnlab.train(CONFIG, runs_dir=runs, seed=seed, handle_signals=False)
     return {
         "date": time.strftime("%Y-%m-%d %H:%M"),

@@ -57,9 +57,9 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=None, help="BLAS threads for both (default: BLAS's own)")
     args = parser.parse_args(argv)
     if args.threads is not None:
-        from threadpoolctl import threadpool_limits
+        from nnlab import parallel
 
-        threadpool_limits(limits=args.threads, user_api="blas")
+        parallel.blas_limit(args.threads)  # holds from here on (NumPy's BLAS loaded first)
         print(f"BLAS threads: {args.threads}")
 
     from sklearn.neural_network import MLPClassifier as SklearnMLP

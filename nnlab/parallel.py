@@ -203,6 +203,16 @@ def limit(n: int | None):
         _limit = before
 
 
+def blas_limit(n: int | None):
+    """threadpoolctl's limit of BLAS's threads to ``n`` (None: no limit), as a context manager, with NumPy's
+    BLAS loaded first: a limit entered before NumPy is imported finds no BLAS and limits nothing
+    (``nnlab train --threads 1`` ran its products on every core that way)."""
+    import numpy  # noqa: F401  (loads the BLAS the limit must reach)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n, user_api="blas")
+
+
 @functools.lru_cache(maxsize=64)
 def _pieces(n: int, threads: int) -> tuple[tuple[tuple[int, int], ...], bool]:
     parts = min(threads, n // MIN_PIECE)
@@ -331,6 +341,12 @@ class Tuner:
             if self.count != self.blas:
                 _set_blas(self.blas)
             self.steps[self.count] = self.steps.get(self.count, 0) + 1
+
+    def record(self) -> dict:
+        """What summary.json keeps: BLAS's thread count when training began (a run's bits depend on it) and,
+        where the Tuner followed the load, how many steps ran at each count."""
+        steps = {str(k): v for k, v in sorted(self.steps.items())} if self.active else None
+        return {"blas": self.blas, **({"steps": steps} if steps else {})}
 
     def adapt(self) -> None:
         """Read ``cpu_times`` and set ``count`` to the cores other processes left since the last reading."""

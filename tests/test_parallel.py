@@ -1,6 +1,7 @@
 """Elementwise work split across threads: every element covered once, errors surface, results bit-identical."""
 
 import os
+import sys
 import threading
 
 import numpy as np
@@ -284,3 +285,33 @@ def test_no_readings_where_the_count_is_pinned_switched_off_or_cannot_matter(two
     r = cli("sweep", tmp_path / "s.yaml", "--runs-dir", tmp_path / "runs", "-q")
     assert r.exit_code == 0, r.output
     assert readings  # its trials adapt to the machine otherwise
+
+
+def test_train_threads_limits_blas_in_a_fresh_process_and_the_summary_says_so(tmp_path):
+    """``nnlab train --threads 1`` as a user runs it, in a new interpreter where NumPy is not loaded yet: the
+    products run on one BLAS thread (the limit once found no BLAS to limit and the products ran on every
+    core), and summary.json says how many threads BLAS had."""
+    import json
+    import subprocess
+
+    import yaml
+
+    (tmp_path / "net.yaml").write_text(yaml.safe_dump(NET))
+
+    def blas_threads(*args):
+        runs = tmp_path / "-".join(["runs", *args])
+        cmd = [sys.executable, "-m", "nnlab", "train", str(tmp_path / "net.yaml"), "--runs-dir", str(runs), "-q"]
+        subprocess.run([*cmd, *args], check=True, capture_output=True)
+        (summary,) = runs.glob("*/summary.json")
+        return json.loads(summary.read_text())["threads"]["blas"]
+
+    assert blas_threads("--threads", "1") == 1
+    if parallel.usable_cores() >= 2:
+        assert blas_threads("--threads", "2") == 2
+    (tmp_path / "s.yaml").write_text(  # a sweep's trials, in worker processes, pinned the same way
+        "base: net.yaml\nmetric: train_loss\nmode: min\ntrials: 2\nparameters:\n  optimizer.lr: {values: [0.01]}\n"
+    )
+    sweep = [sys.executable, "-m", "nnlab", "sweep", str(tmp_path / "s.yaml"), "--runs-dir", str(tmp_path / "sweeps")]
+    subprocess.run([*sweep, "--workers", "2", "--threads", "1", "-q"], check=True, capture_output=True)
+    trials = [json.loads(p.read_text()) for p in (tmp_path / "sweeps").glob("**/summary.json")]
+    assert len(trials) == 2 and all(t["threads"]["blas"] == 1 for t in trials)

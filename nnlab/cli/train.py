@@ -102,11 +102,9 @@ def train(
 
     limits = contextlib.ExitStack()
     if threads is not None:
-        from threadpoolctl import threadpool_limits
-
         from nnlab import parallel
 
-        limits.enter_context(threadpool_limits(limits=threads, user_api="blas"))  # read when the trainer is built
+        limits.enter_context(parallel.blas_limit(threads))  # read when the trainer is built
         limits.enter_context(parallel.limit(threads))  # exactly N: no fewer on a busy machine (parallel.Tuner)
     if tensorboard:
         overrides = (*overrides, "training.tensorboard=true")

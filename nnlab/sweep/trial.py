@@ -65,8 +65,6 @@ def _callbacks(spec: dict) -> list:
 
 def run_trial(spec: dict) -> dict:
     """Train one trial (in this process, a worker process or a Dask worker); never raises for a bad trial."""
-    from threadpoolctl import threadpool_limits
-
     from nnlab.config import validate
     from nnlab.training.loop import train
     from nnlab.training.resuming import open_run
@@ -85,7 +83,7 @@ def run_trial(spec: dict) -> dict:
     metric, mode = spec["metric"], spec["mode"]
     try:
         with (
-            threadpool_limits(limits=spec.get("threads"), user_api="blas"),
+            parallel.blas_limit(spec.get("threads")),
             # --threads N pins the count as train's does: the same bits whatever else runs on the machine
             parallel.limit(spec["threads"]) if spec.get("pinned") else contextlib.nullcontext(),
         ):

@@ -56,6 +56,7 @@ def capture(run, copy: bool = False, metrics: bool = True) -> tuple[dict, dict]:
         "overfit": exp.overfit,
         "initial_loss": run.initial_loss,
         "wall_seconds": run.wall_seconds(),
+        "threads": exp.threads.record(),
         "resumes": run.resumes,
         "gradients": run.gradients.state_dict(),
     }
@@ -119,6 +120,7 @@ def summary(run) -> dict:
         "overfit": overfit_check(run),
         "gradients": run.gradients.summary(),
         "wall_seconds": run.wall_seconds(),
+        "threads": exp.threads.record(),
         "resumes": run.resumes,
         **_averaged_figures(run),
         "versions": {
