@@ -20,13 +20,11 @@ The thread count follows BLAS's (threadpoolctl), read when a trainer is built: a
 one BLAS thread splits nothing. ``limit(n)`` sets it explicitly. Small arrays are never split: below
 ``MIN_PIECE`` elements a piece costs more to hand to a thread than to compute.
 
-``fast_paths`` (or the environment variable ``NNLAB_FAST_PATHS``, read once when this module loads) turns
-nnlab's speed paths off, to measure them or to rule them out when debugging: the BLAS level-1 calls of
-``nnlab.blas``, this module's split, ``adapt`` (the ``Tuner`` below) and ``jit`` (the fused kernels of
-``nnlab.kernels``, where numba is installed). ``NNLAB_FAST_PATHS=0`` turns all off, a comma list
-(``blas,threads``) keeps those only, ``1`` (the default) keeps all. Without ``blas``, ``threads`` and ``jit``
-an optimizer's update is plain NumPy on one thread, over the whole buffer at once: the same numbers, to
-within float rounding (the fused kernel: the same bits).
+``fast_paths`` (or ``NNLAB_FAST_PATHS``, read once when this module loads) turns nnlab's speed paths off, to
+measure them or rule them out: the BLAS calls of ``nnlab.blas``, this module's split, ``adapt`` (``Tuner``),
+``jit`` (``nnlab.kernels``, where numba is installed). ``NNLAB_FAST_PATHS=0`` turns all off, a comma list
+(``blas,threads``) keeps those only, ``1`` (the default) all. Without the other three an optimizer's update
+is plain NumPy on one thread: the same numbers, to within float rounding (the fused kernel: the same bits).
 
 Cores that are not there. ``usable_cores``: the CPU affinity lowered to the cgroup v2 quota (``cpu.max``:
 docker ``--cpus``, Kubernetes limits); no run uses more threads. Busy cores show only in time: BLAS splits a
@@ -103,20 +101,19 @@ def fast(path: str) -> bool:
 class fast_paths:  # noqa: N801  (a function that can also be a context manager, like torch.set_grad_enabled)
     """Turn the speed paths on or off, process-wide: ``blas`` (the BLAS level-1 calls of ``nnlab.blas``),
     ``threads`` (this module's split), ``adapt`` (``Tuner``), ``jit`` (``nnlab.kernels``, where numba is
-    installed); None leaves one as it is. Called, it holds until changed; as a
-    context manager, the setting before comes back at the end of the block::
+    installed); None leaves one as it is. Called, it holds until changed; as a context manager, the setting
+    before comes back at the end of the block::
 
-        with nnlab.parallel.fast_paths(blas=False, threads=False):   # plain NumPy on one thread
+        with nnlab.parallel.fast_paths(blas=False, threads=False, jit=False):   # plain NumPy on one thread
             train(config)
     """
 
-    def __init__(
-        self, blas: bool | None = None, threads: bool | None = None, adapt: bool | None = None, jit: bool | None = None
-    ):
+    def __init__(self, **paths: bool | None):
         global _fast
+        if set(paths) - set(PATHS):
+            raise TypeError(f"fast_paths() knows {', '.join(PATHS)}, not {', '.join(sorted(set(paths) - set(PATHS)))}")
         self.before = _fast
-        wanted = {"blas": blas, "threads": threads, "adapt": adapt, "jit": jit}
-        _fast = frozenset(p for p in PATHS if (p in _fast if wanted[p] is None else wanted[p]))
+        _fast = frozenset(p for p in PATHS if (p in _fast if paths.get(p) is None else paths[p]))
 
     def __enter__(self):
         return self
@@ -204,10 +201,8 @@ def limit(n: int | None):
 
 
 def blas_limit(n: int | None):
-    """threadpoolctl's limit of BLAS's threads to ``n`` (None: no limit), as a context manager, with NumPy's
-    BLAS loaded first: a limit entered before NumPy is imported finds no BLAS and limits nothing
-    (``nnlab train --threads 1`` ran its products on every core that way)."""
-    import numpy  # noqa: F401  (loads the BLAS the limit must reach)
+    """threadpoolctl's limit of BLAS to ``n`` threads, NumPy loaded first (before it, a limit finds no BLAS)."""
+    import numpy  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=n, user_api="blas")
@@ -343,8 +338,7 @@ class Tuner:
             self.steps[self.count] = self.steps.get(self.count, 0) + 1
 
     def record(self) -> dict:
-        """What summary.json keeps: BLAS's thread count when training began (a run's bits depend on it) and,
-        where the Tuner followed the load, how many steps ran at each count."""
+        """For summary.json: BLAS's thread count at the start (bits depend on it); the steps at each count."""
         steps = {str(k): v for k, v in sorted(self.steps.items())} if self.active else None
         return {"blas": self.blas, **({"steps": steps} if steps else {})}
 
