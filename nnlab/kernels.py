@@ -24,6 +24,16 @@ from nnlab import parallel
 MIN_SIZE = 100_000  # elements: the smallest flat buffer whose update is worth loading numba for
 
 
+def _adam(w, g, m, v, b1, c1, b2, c2, step, eps, shrink):  # pragma: no cover (compiled; run by the tests)
+    for i in range(w.shape[0]):
+        gi = g[i]
+        mi = m[i] * b1 + gi * c1  # m ← β₁m + (1−β₁)g
+        vi = v[i] * b2 + (gi * gi) * c2  # v ← β₂v + (1−β₂)g²
+        m[i] = mi
+        v[i] = vi
+        w[i] = w[i] * shrink - (mi / (np.sqrt(vi) + eps)) * step  # w ← shrink·w − step·m/(√v + ε)
+
+
 @functools.cache
 def _compiled():
     """The compiled kernels, or None where numba cannot be imported."""
@@ -31,18 +41,11 @@ def _compiled():
         import numba
     except Exception:  # not installed, or built against another NumPy: the other paths do the work
         return None
-
-    @numba.njit(nogil=True, cache=True, boundscheck=False, error_model="numpy")  # numpy: x/0 is inf, no check
-    def adam(w, g, m, v, b1, c1, b2, c2, step, eps, shrink):  # pragma: no cover (compiled; run by the tests)
-        for i in range(w.shape[0]):
-            gi = g[i]
-            mi = m[i] * b1 + gi * c1  # m ← β₁m + (1−β₁)g
-            vi = v[i] * b2 + (gi * gi) * c2  # v ← β₂v + (1−β₂)g²
-            m[i] = mi
-            v[i] = vi
-            w[i] = w[i] * shrink - (mi / (np.sqrt(vi) + eps)) * step  # w ← shrink·w − step·m/(√v + ε)
-
-    return {"adam": adam}
+    options = {"nogil": True, "boundscheck": False, "error_model": "numpy"}  # numpy's: x/0 is inf, no check
+    try:
+        return {"adam": numba.njit(cache=True, **options)(_adam)}
+    except RuntimeError:  # no folder to cache in (a read-only install without a home): compiled per process
+        return {"adam": numba.njit(**options)(_adam)}
 
 
 def available() -> bool:
