@@ -315,3 +315,10 @@ def test_train_threads_limits_blas_in_a_fresh_process_and_the_summary_says_so(tm
     subprocess.run([*sweep, "--workers", "2", "--threads", "1", "-q"], check=True, capture_output=True)
     trials = [json.loads(p.read_text()) for p in (tmp_path / "sweeps").glob("**/summary.json")]
     assert len(trials) == 2 and all(t["threads"]["blas"] == 1 for t in trials)
+
+
+def test_fast_paths_names_the_paths_it_knows_when_given_another():
+    before = {p: parallel.fast(p) for p in parallel.PATHS}
+    with pytest.raises(TypeError, match="blas, threads, adapt, jit, not gpu"):
+        parallel.fast_paths(gpu=False)
+    assert {p: parallel.fast(p) for p in parallel.PATHS} == before  # nothing changed on the way
