@@ -14,7 +14,8 @@ epoch by epoch (nnlab, PyTorch, scikit-learn, nnlab, ...), so that a busy machin
 each ratio is the median over epochs of the ratio of the epochs that ran side by side. The ratios are
 what to read. The "paths" section times nnlab's own epoch with its speed paths (``nnlab.parallel.fast_paths``:
 BLAS level-1 calls for the optimizer's update, the update split across threads, Adam's update fused into one
-compiled pass where numba is installed) on and off in turn, and states what each gains. Writes benchmarks/results/*.csv and RESULTS.md.
+compiled pass where numba is installed) on and off in turn, and states what each gains. Writes
+benchmarks/results/*.csv and RESULTS.md.
 Needs the bench extra: pip install -e ".[bench]".
 """
 

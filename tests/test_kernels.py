@@ -1,13 +1,12 @@
 """The fused Adam kernel (numba, the ``jit`` speed path): NumPy's bits, on any cut, in a real training run."""
 
+import numba  # noqa: F401  (the test extra installs it: without it these tests fail instead of skipping)
 import numpy as np
 import pytest
 
 import nnlab
 from nnlab import kernels, parallel
 from nnlab.components.optimizers import OPTIMIZERS
-
-numba = pytest.importorskip("numba")  # the test extra installs it; CI runs these
 
 
 def _steps(spec, dtype, n=kernels.MIN_SIZE + 12_345, steps=20):

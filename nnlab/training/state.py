@@ -56,7 +56,6 @@ def capture(run, copy: bool = False, metrics: bool = True) -> tuple[dict, dict]:
         "overfit": exp.overfit,
         "initial_loss": run.initial_loss,
         "wall_seconds": run.wall_seconds(),
-        "threads": exp.threads.record(),
         "resumes": run.resumes,
         "gradients": run.gradients.state_dict(),
     }
