@@ -3,8 +3,10 @@
 The split is rebuilt from the run's resolved config (the same seed gives the same rows) and every model
 maps it with the preprocessing statistics stored in its own checkpoint. Averages follow deck 002: an
 ensemble of independently trained runs, the checkpoints of one run saved at different epochs, or Monte-Carlo
-dropout (several passes with random masks). Each averages the predicted probabilities (values for
-regression), and the report keeps every single model's figures beside the averaged ones.
+dropout (several passes with random masks); and test-time augmentation, each model over fixed variants of
+every image (mirrored, shifted by a pixel) as its ``data.augment`` trained it. Each averages the predicted
+probabilities (values for regression), and the report keeps every single model's figures beside the
+averaged ones.
 """
 
 from __future__ import annotations
@@ -30,40 +32,35 @@ class Member:
 
 
 def evaluate_runs(
-    run_dirs, checkpoint=None, split=None, checkpoints: int | None = None, mc_dropout: int | None = None, seed=None
+    run_dirs,
+    checkpoint=None,
+    split=None,
+    checkpoints: int | None = None,
+    mc_dropout: int | None = None,
+    seed=None,
+    tta: bool = False,
 ) -> dict:
     """The report of ``nnlab eval`` as a dict (see ``write_report``); raises NnlabError for a user error
     before anything is computed or written. ``split`` None: the test split where the run has one, else
-    val, else train (the report's notes say so)."""
+    val, else train (the report's notes say so). ``tta``: test-time augmentation, each model's outputs
+    averaged over the fixed variants of every image that its ``data.augment`` trained on (``test_views``);
+    a single run's report then shows its plain figures beside the averaged ones."""
     from nnlab.data.core import raw_splits
 
     if split is not None and split not in SPLITS:
         raise NnlabError(f"--split must be one of {', '.join(SPLITS)}, got '{split}'")
+    if tta and mc_dropout is not None:
+        raise NnlabError("--tta and --mc-dropout are two averages of one model: choose one")
     mode, members = load_members(list(run_dirs), checkpoint, checkpoints, mc_dropout)
+    views = {id(m): _views(m.model) for m in members} if tta else {}
     first = members[0].model
     raw = raw_splits(first.config.data, first.config.seed)
     split, notes = _choose_split(raw, split, first.name)
     X_raw, y = raw.split(split)
     notes += _leaks(members, raw, split) if mode == "ensemble" else []
     classify = first.task == "classification"
-    rows, outs = [], []
-    for m in members:
-        Xp = m.model.preprocessor.transform(X_raw, m.model.dtype)
-        ym = y if classify else y.astype(m.model.dtype)
-        value, out = loss_of(m.model.net, m.model.loss, Xp, ym)
-        rows.append(_row(m, _figures(value, out, ym, first)))
-        outs.append(out)
-    if mode == "mc_dropout":
-        seed = first.config.seed if seed is None else seed
-        total, per_mask = np.zeros(outs[0].shape), []
-        for out in first.mc_outputs(Xp, mc_dropout, np.random.default_rng(seed)):
-            total += out
-            per_mask.append(_figures(first.loss.value(out, ym), out, ym, first))
-        rows.append({"label": f"one dropout mask (mean of {mc_dropout})", "metrics": _mean(per_mask)})
-        final = total / mc_dropout
-    else:
-        final = np.mean([o.astype(np.float64) for o in outs], axis=0) if len(outs) > 1 else outs[0]
-    averaged = len(outs) > 1 or mode == "mc_dropout"
+    rows, final, seed = _average(members, mode, X_raw, y, views, mc_dropout, seed)
+    averaged = len(members) > 1 or mode == "mc_dropout" or tta
     metrics = _figures(first.loss.value(final, y), final, y, first) if averaged else rows[0]["metrics"]
     report = {
         "split": split,
@@ -76,13 +73,42 @@ def evaluate_runs(
         "averaged": averaged,
         "mc_dropout": mc_dropout,
         "checkpoints": checkpoints,
-        "seed": seed if mode == "mc_dropout" else None,
+        "seed": seed,
+        "tta": max((len(v) for v in views.values()), default=None),
         "metrics": metrics,
         "notes": notes,
     }
     if classify:
         report.update(_classification(final, y, first))
     return _clean(report)
+
+
+def _average(members, mode, X_raw, y, views: dict, mc_dropout, seed) -> tuple[list[dict], np.ndarray, int | None]:
+    """Each member's row of figures and the averaged outputs (the single model's where nothing is averaged),
+    and the seed of the Monte-Carlo masks."""
+    first = members[0].model
+    rows, outs = [], []
+    for m in members:
+        Xp = m.model.preprocessor.transform(X_raw, m.model.dtype)
+        ym = y if first.task == "classification" else y.astype(m.model.dtype)
+        value, out = loss_of(m.model.net, m.model.loss, Xp, ym)
+        if views and mode == "single":  # the run as it is, beside its test-time average
+            rows.append(_row(m, _figures(value, out, ym, first)))
+        if views:
+            out = _averaged(m.model, X_raw, ym, views[id(m)], out)
+            value = m.model.loss.value(out, ym)
+        if not (views and mode == "single"):
+            rows.append(_row(m, _figures(value, out, ym, first), len(views.get(id(m), ()))))
+        outs.append(out)
+    if mode != "mc_dropout":
+        return rows, np.mean([o.astype(np.float64) for o in outs], axis=0) if len(outs) > 1 else outs[0], None
+    seed = first.config.seed if seed is None else seed
+    total, per_mask = np.zeros(outs[0].shape), []
+    for out in first.mc_outputs(Xp, mc_dropout, np.random.default_rng(seed)):
+        total += out
+        per_mask.append(_figures(first.loss.value(out, ym), out, ym, first))
+    rows.append({"label": f"one dropout mask (mean of {mc_dropout})", "metrics": _mean(per_mask)})
+    return rows, total / mc_dropout, seed
 
 
 def _choose_split(raw, split: str | None, name: str) -> tuple[str, list[str]]:
@@ -215,6 +241,29 @@ def _leaks(members: list[Member], raw, split: str) -> list[str]:
     return notes
 
 
+def _views(model: TrainedModel) -> list:
+    """The test-time views of ``model``'s images (``augment.test_views``); NnlabError where it has none."""
+    from nnlab.data.augment import test_views
+
+    data = model.config.data
+    views = test_views(getattr(data, "augment", None), model.n_features, getattr(data, "image_shape", None))
+    if len(views) < 2:
+        raise NnlabError(
+            f"--tta: run '{model.name}' was not trained on mirrored or shifted images (data.augment has no flip "
+            "or translate), so it has no test-time variants to average; evaluate it without --tta"
+        )
+    return views
+
+
+def _averaged(model: TrainedModel, X_raw, y, views: list, plain) -> np.ndarray:
+    """The mean of the model's outputs over the views of X_raw (the first view, the images as they are, is
+    ``plain``), in float64 like an ensemble's."""
+    total = plain.astype(np.float64)
+    for view in views[1:]:
+        total += loss_of(model.net, model.loss, model.preprocessor.transform(view(X_raw), model.dtype), y)[1]
+    return total / len(views)
+
+
 def _figures(value, out, y, model: TrainedModel) -> dict[str, float]:
     figures = {"loss": float(value), **scores(out, y, model.task)}
     if model.task == "classification":
@@ -223,10 +272,10 @@ def _figures(value, out, y, model: TrainedModel) -> dict[str, float]:
     return figures
 
 
-def _row(member: Member, figures: dict) -> dict:
+def _row(member: Member, figures: dict, views: int = 0) -> dict:
     m = member.model
     return {
-        "label": member.label,
+        "label": member.label + (f", {views} views" if views else ""),
         "run": str(m.run_dir),
         "checkpoint": str(m.checkpoint),
         "epoch": m.epoch,
@@ -268,14 +317,15 @@ def _clean(obj):
 
 
 def report_name(report: dict) -> str:
-    """eval-<split>.json, with the kind of average in the name: -ensemble, -checkpoints-K, -mc-dropout-N."""
+    """eval-<split>.json, with the kind of average in the name: -ensemble, -checkpoints-K, -mc-dropout-N,
+    then -tta for test-time augmentation."""
     suffix = {
         "single": "",
         "ensemble": "-ensemble",
         "checkpoints": f"-checkpoints-{report['checkpoints']}",
         "mc_dropout": f"-mc-dropout-{report['mc_dropout']}",
     }[report["mode"]]
-    return f"{report['split']}{suffix}"
+    return f"{report['split']}{suffix}{'-tta' if report.get('tta') else ''}"
 
 
 def write_report(report: dict, run_dir: str | Path) -> list[Path]:

@@ -253,3 +253,73 @@ def test_mc_dropout_leaves_batchnorm_in_evaluation_mode(tmp_path):
 def test_library_call_without_the_cli(dropout_run):
     report = evaluate_runs([dropout_run], checkpoint="last", split="train")
     assert report["examples"] == 220 and report["members"][0]["label"] == "last"
+
+
+# ----- test-time augmentation ----------------------------------------------------------------------
+
+TTA = """
+name: digits-tta
+data: {name: digits, split: {val: 0.0, test: 0.25}, preprocess: standardize, augment: {flip: 0.5, translate: 1}}
+model: {hidden: [32]}
+optimizer: {name: adam, lr: 0.01}
+training: {epochs: 4, batch_size: 64}
+"""
+
+
+def _views_by_hand(X):
+    """The 10 views of 8×8 images: as they are, shifted one pixel down, up, right, left; then all mirrored."""
+    images = X.reshape(-1, 8, 8).astype(np.float64)
+    out = []
+    for img in (images, images[:, :, ::-1]):
+        down, up, right, left = (np.zeros_like(img) for _ in range(4))
+        down[:, 1:], up[:, :-1], right[:, :, 1:], left[:, :, :-1] = (
+            img[:, :-1],
+            img[:, 1:],
+            img[:, :, :-1],
+            img[:, :, 1:],
+        )
+        out += [v.reshape(len(X), 64) for v in (img, down, up, right, left)]
+    return out
+
+
+@pytest.fixture(scope="module")
+def tta_runs(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    return [train(parse_config(TTA, [f"seed={s}"]), runs).run_dir for s in (0, 1)]
+
+
+def test_tta_averages_the_probabilities_of_the_mirrored_and_shifted_images(tta_runs, cli):
+    """One run: its plain figures beside the mean over 10 views, which load_run reproduces from views built
+    here by hand; the report is eval-test-tta.json, eval-test.json is left alone."""
+    run = tta_runs[0]
+    report = eval_json(cli, run, "--tta")
+    X, y = _test_split(run)
+    model = nnlab.load_run(run)
+    (plain,) = report["members"]
+    assert plain["metrics"]["accuracy"] == np.mean(model.predict(X) == y)
+    p = np.mean([model.predict_proba(v).astype(np.float64) for v in _views_by_hand(X)], axis=0)
+    assert report["tta"] == 10 and report["averaged"] and report["mode"] == "single"
+    assert report["metrics"]["accuracy"] == np.mean(p.argmax(axis=1) == y)
+    assert report["metrics"]["loss"] == pytest.approx(-np.mean(np.log(p[np.arange(len(y)), y])), rel=1e-6)
+    assert (run / "eval-test-tta.json").is_file() and not (run / "eval-test.json").exists()
+    text = cli("eval", run, "--tta").output
+    assert "test-time augmentation, 10 views" in text and "mean of 10 views" in text
+
+
+def test_tta_of_an_ensemble_averages_each_member_over_its_views(tta_runs, cli):
+    report = eval_json(cli, *tta_runs, "--tta")
+    X, y = _test_split(tta_runs[0])
+    models = [nnlab.load_run(r) for r in tta_runs]
+    per_model = [np.mean([m.predict_proba(v).astype(np.float64) for v in _views_by_hand(X)], axis=0) for m in models]
+    for member, p in zip(report["members"], per_model, strict=True):
+        assert member["label"].endswith(", 10 views") and member["metrics"]["accuracy"] == np.mean(p.argmax(1) == y)
+    assert report["metrics"]["accuracy"] == np.mean(np.mean(per_model, axis=0).argmax(axis=1) == y)
+    assert (tta_runs[0] / "eval-test-ensemble-tta.json").is_file()
+
+
+def test_tta_is_refused_where_the_run_has_no_views_or_with_mc_dropout(tta_runs, dropout_run, cli):
+    r = cli("eval", dropout_run, "--tta")
+    assert r.exit_code == 2 and "not trained on mirrored or shifted images" in r.output
+    assert "Traceback" not in r.output and not list(dropout_run.glob("eval-*tta*"))
+    r = cli("eval", tta_runs[0], "--tta", "--mc-dropout", "3")
+    assert r.exit_code == 2 and "--tta and --mc-dropout" in r.output

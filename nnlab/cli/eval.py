@@ -34,19 +34,26 @@ from nnlab.cli.options import COMMAND, checkpoint_option
     "--mc-dropout", type=int, default=None, metavar="N", help="Average the predictions of N random dropout masks."
 )
 @click.option("--seed", type=int, default=None, help="Seed of the Monte-Carlo dropout masks (default: the run's).")
+@click.option(
+    "--tta",
+    is_flag=True,
+    help="Test-time augmentation: average each model's predictions over the mirror image and the one-pixel "
+    "shifts of every image, as far as its data.augment trained on them (flip, translate; 10 views with both).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
-def eval_(run_dirs, checkpoint, split, checkpoints, mc_dropout, seed, as_json):
+def eval_(run_dirs, checkpoint, split, checkpoints, mc_dropout, seed, tta, as_json):
     """Evaluate a run folder on a split of its data: loss, accuracy, per-class precision / recall / F1 and the
     confusion matrix (classification) or MSE / MAE / R² (regression). Writes eval-SPLIT.json (and
     confusion-SPLIT.csv) in the run folder.
 
     Several RUN_DIRs form an ensemble that averages their predicted probabilities; --checkpoints K averages
-    checkpoints of one run; --mc-dropout N averages dropout masks. Each shows the single models beside the
-    average.
+    checkpoints of one run; --mc-dropout N averages dropout masks; --tta averages variants of each image.
+    Each shows the single models beside the average.
 
     \b
     Example:  nnlab eval runs/moons-20250101-120000-ab12 --split test
               nnlab eval runs/moons-A runs/moons-B          (an ensemble of two runs)
+              nnlab eval runs/fashion-A runs/fashion-B --tta (each also over mirrored, shifted images)
     """
     import json
 
@@ -54,7 +61,7 @@ def eval_(run_dirs, checkpoint, split, checkpoints, mc_dropout, seed, as_json):
     from nnlab.evaluate import evaluate_runs, write_report
 
     _check_writable(run_dirs[0])
-    report = evaluate_runs(run_dirs, checkpoint, split, checkpoints, mc_dropout, seed)
+    report = evaluate_runs(run_dirs, checkpoint, split, checkpoints, mc_dropout, seed, tta)
     paths = write_report(report, report["run_dir"])
     for note in report["notes"]:
         click.secho(f"warning: {note}", fg="yellow", err=True)
@@ -91,7 +98,8 @@ def tables(report: dict) -> list:
             t.add_column(_header(k), justify="right")
         for row in report["members"]:
             t.add_row(escape(row["label"]), *(fmt(row["metrics"].get(k)) for k in keys))
-        t.add_row("[bold]average[/bold]", *(f"[bold]{fmt(report['metrics'].get(k))}[/bold]" for k in keys))
+        mean = f"mean of {report['tta']} views" if report["mode"] == "single" and report.get("tta") else "average"
+        t.add_row(f"[bold]{mean}[/bold]", *(f"[bold]{fmt(report['metrics'].get(k))}[/bold]" for k in keys))
     else:
         t = Table()
         t.add_column("metric")
@@ -118,12 +126,14 @@ def header(report: dict) -> str:
 
 
 def _kind(report: dict) -> str:
-    n = len(report["members"])
+    n, tta = len(report["members"]), report.get("tta")
+    if report["mode"] == "single":
+        return f"test-time augmentation, {tta} views"
     return {
         "ensemble": f"ensemble of {n} runs",
         "checkpoints": f"average of the last {n} checkpoints",
         "mc_dropout": f"Monte-Carlo dropout, {report['mc_dropout']} masks",
-    }[report["mode"]]
+    }[report["mode"]] + (f", {tta} views each" if tta else "")
 
 
 def _header(key: str) -> str:

@@ -263,3 +263,39 @@ def _gather(raw: np.ndarray, sy: np.ndarray, sx: np.ndarray, h: int, w: int, fil
     top = take(y0, x0) * (1 - fx) + take(y0, x0 + 1) * fx
     bottom = take(y0 + 1, x0) * (1 - fx) + take(y0 + 1, x0 + 1) * fx
     return top * (1 - fy) + bottom * fy
+
+
+def test_views(augment: dict | None, n_features: int, given_shape=None) -> list:
+    """Test-time augmentation (``nnlab eval --tta``): the fixed variants of an image that ``augment``
+    (``data.augment``) trained the network on, as functions from raw rows (m, H·W) to a new array: the image
+    itself first; its mirror where ``flip`` > 0; shifts by one pixel down, up, right and left where
+    ``translate`` ≥ 1, and the mirror of each where both (10 views). Pixels shifted in are ``fill``. The
+    random steps (rotation, elastic, erasing) have no such fixed variant and add none."""
+    spec = AugmentSpec(**(augment or {}))
+    mirrors = (False, True) if spec.flip else (False,)
+    shifts = [(0, 0)] + ([(1, 0), (-1, 0), (0, 1), (0, -1)] if spec.translate else [])
+    if len(mirrors) * len(shifts) == 1:
+        return [np.asarray]
+    h, w = image_shape(n_features, given_shape)
+    return [_View(h, w, mirror, dy, dx, spec.fill) for mirror in mirrors for dy, dx in shifts]
+
+
+@dataclass(frozen=True)
+class _View:
+    h: int
+    w: int
+    mirror: bool
+    dy: int  # out(r, c) = in(r − dy, c − dx), after the mirror
+    dx: int
+    fill: float
+
+    def __call__(self, X) -> np.ndarray:
+        h, w, dy, dx = self.h, self.w, self.dy, self.dx
+        images = np.asarray(X).reshape(len(X), h, w)
+        if self.mirror:
+            images = images[:, :, ::-1]
+        out = np.full(images.shape, self.fill, dtype=np.result_type(images.dtype, np.float32))
+        out[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = images[
+            :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+        ]
+        return out.reshape(len(X), h * w)
