@@ -32,8 +32,8 @@ product evenly and waits for its last thread, which waits for a time slice where
 another process (2 cores, one spinning, BLAS at 2 threads: Adam's epoch at batch 128 took 1.35-1.5×, SGD's
 2.3× its quiet single-threaded epoch, in two runs). ``Tuner`` (one per ``Experiment``) reads once a second
 how much CPU time other processes took on this process's CPUs (``/proc/stat`` less ``/proc/self/stat``),
-and the steps run on the cores they left: there, Adam's epoch took 0.97× its quiet single-threaded epoch
-and 1.03× one pinned to one thread on the same busy machine, SGD's 1.15× and 0.99× (medians of 5 rounds,
+and the steps run on the cores they left: there, Adam's epoch took 0.97–1.07× its quiet one-thread epoch
+and 1.03–1.05× one pinned to one thread on the same busy machine, SGD's 1.11–1.15×, 0.99–1.02× (2 runs of 5,
 ``benchmarks/run.py --busy``; the machine's noise is a few %). Timing the network's own products at each count instead (a probe of a few ms before the
 first step and every 10 s) was tried and dropped: a thread that wakes gets a shared core at once for a few
 ms (the scheduler's credit to sleepers), so the probes saw no contention and SGD ran half its busy steps
