@@ -7,18 +7,15 @@ a dozen passes over every parameter, ~0.85 ms a step on one core for Fashion-MNI
 Every element sees exactly the same arithmetic whatever the cut, so results are bit-identical for any
 number of threads (resumes and seeds stay exact).
 
-What it gains (``python benchmarks/run.py --only paths`` and a full run, three runs on a 2-core machine,
-Fashion-MNIST 784-256-128-10, runs of training steps with the split turned off and everything else on):
-Adam's training took 18, 28 and 13 % longer without it at batch 32, 8, 3 and 11 % at batch 128; its step
-alone 0.56–0.61 ms with, 0.68–0.73 ms without. It needs ``OPENBLAS_THREAD_TIMEOUT=4`` (``import nnlab``
-sets it): with OpenBLAS's default (28, ~0.1 s of spinning after each product) Adam's steps at batch 128
-took 3.1 ms instead of 2.6 (five pairs of processes taking turns).
+What it gains (``benchmarks/run.py --only paths``, four runs on 2 cores, 784-256-128-10): without it Adam's
+training steps took 13–28 % longer at batch 32, 3–14 % at batch 128. It needs ``OPENBLAS_THREAD_TIMEOUT=4``
+(``import nnlab`` sets it): with OpenBLAS's default (28, ~0.1 s of spinning after each product) Adam's
+steps at batch 128 took 3.1 ms instead of 2.6 (five pairs of processes taking turns).
 Adam, AdamW, RMSprop and Adagrad use it, and SGD where BLAS is not at hand; plain SGD and SGD with momentum
 otherwise go through BLAS's own threads (``nnlab.blas``) and never split.
 
-The thread count follows BLAS's (threadpoolctl), read when a trainer is built: a sweep worker limited to
-one BLAS thread splits nothing. ``limit(n)`` sets it explicitly. Small arrays are never split: below
-``MIN_PIECE`` elements a piece costs more to hand to a thread than to compute.
+The thread count follows BLAS's (threadpoolctl), read when a trainer is built: a sweep worker limited to one
+BLAS thread splits nothing. ``limit(n)`` sets it explicitly. Below ``MIN_PIECE`` elements nothing is split.
 
 ``fast_paths`` (or ``NNLAB_FAST_PATHS``, read once when this module loads) turns nnlab's speed paths off, to
 measure them or rule them out: the BLAS calls of ``nnlab.blas``, this module's split, ``adapt`` (``Tuner``),
@@ -34,15 +31,15 @@ another process (2 cores, one spinning, BLAS at 2 threads: Adam's epoch at batch
 how much CPU time other processes took on this process's CPUs (``/proc/stat`` less ``/proc/self/stat``),
 and the steps run on the cores they left: there, Adam's epoch took 0.97–1.07× its quiet one-thread epoch
 and 1.03–1.05× one pinned to one thread on the same busy machine, SGD's 1.11–1.15×, 0.99–1.02× (2 runs of 5,
-``benchmarks/run.py --busy``; the machine's noise is a few %). Timing the network's own products at each count instead (a probe of a few ms before the
-first step and every 10 s) was tried and dropped: a thread that wakes gets a shared core at once for a few
-ms (the scheduler's credit to sleepers), so the probes saw no contention and SGD ran half its busy steps
-on 2 threads, 1.21× slower than pinned to 1; Adam, probing at every epoch, 1.09×. OpenBLAS's sgemm rounds
-differently at different counts (1 and 2 threads differ in the last bits of 3-20 % of a product's elements;
-after a dozen steps the weights differ by up to 5·10⁻⁷), so the count decides a run's bits: on a quiet
-machine every step runs on all cores, and a seed gives the same bits every time; ``--threads N`` (``limit``)
-pins the count and turns the tuner off, for bit-exact repeats on a busy machine. Built and measured on 2
-cores only (1 or 2 threads, one core busy or not); measured figures in benchmarks/results/RESULTS.md.
+``benchmarks/run.py --busy``; the machine's noise is a few %). Timing the network's products at each count
+instead (a probe of a few ms before the first step and every 10 s) was tried and dropped: a thread that
+wakes gets a shared core at once (the scheduler's credit to sleepers), so the probes saw no contention and
+SGD ran half its busy steps on 2 threads, 1.21× slower than pinned to 1; Adam, probing every epoch, 1.09×.
+OpenBLAS's sgemm rounds differently at different counts (1 and 2 threads differ in the last bits of 3-20 %
+of a product's elements; after a dozen steps the weights differ by up to 5·10⁻⁷), so the count decides a
+run's bits: on a quiet machine every step runs on all cores, and a seed gives the same bits every time;
+``--threads N`` (``limit``) pins the count and turns the tuner off, for bit-exact repeats on a busy machine.
+Built and measured on 2 cores only (1 or 2 threads, one core busy or not): benchmarks/results/RESULTS.md.
 A thread count per product was measured and not built (``benchmarks/run.py --threads 1,2``, products
 section): on a quiet 2-core machine the 256×128 products of 784-256-128-10 at batch 32-128 took 1.03-1.36×
 as long on 2 threads as on 1, the 784×256 ones 0.98-1.1×; one thread for the three small ones would save
@@ -139,13 +136,16 @@ def threads() -> int:
 
 def refresh() -> int:
     """Read BLAS's thread count again (the trainer does, when it is built: a ``threadpool_limits`` block
-    around a run applies to its splits too). Asking BLAS on every step would cost more than it saves."""
+    around a run applies to its splits too). Asking BLAS on every step would cost more than it saves. NumPy's
+    own BLAS where it can be told apart (a wheel's, in numpy.libs), not the copy SciPy brings: numba loads
+    SciPy, after a limit was set, when it first runs a kernel."""
     global _blas, _blas_set
     try:
         import numpy  # noqa: F401  (loads the BLAS to be found)
         from threadpoolctl import ThreadpoolController
 
-        counts = [c.num_threads for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+        blas = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+        counts = [c.num_threads for c in [c for c in blas if "numpy" in Path(c.filepath).parent.name] or blas]
     except Exception:  # a BLAS threadpoolctl does not know: one thread, never wrong
         counts = []
     _blas_set = max([1, *counts])

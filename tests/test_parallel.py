@@ -290,7 +290,8 @@ def test_no_readings_where_the_count_is_pinned_switched_off_or_cannot_matter(two
 def test_train_threads_limits_blas_in_a_fresh_process_and_the_summary_says_so(tmp_path):
     """``nnlab train --threads 1`` as a user runs it, in a new interpreter where NumPy is not loaded yet: the
     products run on one BLAS thread (the limit once found no BLAS to limit and the products ran on every
-    core), and summary.json says how many threads BLAS had."""
+    core), and summary.json says how many threads BLAS had: NumPy's, also where Adam's compiled kernel
+    loads numba, which loads SciPy and the second OpenBLAS it brings, unlimited (the summary said 2)."""
     import json
     import subprocess
 
@@ -306,6 +307,8 @@ def test_train_threads_limits_blas_in_a_fresh_process_and_the_summary_says_so(tm
         return json.loads(summary.read_text())["threads"]["blas"]
 
     assert blas_threads("--threads", "1") == 1
+    big = "-o", "model.hidden=[1024]", "-o", "data.n_samples=128"  # 106 k weights: Adam's kernel loads numba
+    assert blas_threads("--threads", "1", *big) == 1
     if parallel.usable_cores() >= 2:
         assert blas_threads("--threads", "2") == 2
     (tmp_path / "s.yaml").write_text(  # a sweep's trials, in worker processes, pinned the same way
