@@ -40,10 +40,9 @@ of a product's elements; after a dozen steps the weights differ by up to 5·10�
 run's bits: on a quiet machine every step runs on all cores, and a seed gives the same bits every time;
 ``--threads N`` (``limit``) pins the count and turns the tuner off, for bit-exact repeats on a busy machine.
 Built and measured on 2 cores only (1 or 2 threads, one core busy or not): benchmarks/results/RESULTS.md.
-A thread count per product was measured and not built (``benchmarks/run.py --threads 1,2``, products
-section): on a quiet 2-core machine the 256×128 products of 784-256-128-10 at batch 32-128 took 1.03-1.36×
-as long on 2 threads as on 1, the 784×256 ones 0.98-1.1×; one thread for the three small ones would save
-~35 µs of a 2.5-3 ms step, less two calls to set the count (2-5 µs each) per product: about 1 %.
+A thread count per product was measured and not built (``run.py --threads 1,2``, products): quiet, on 2
+cores, 784-256-128-10's 256×128 products at batch 32-128 took 1.03-1.36× as long on 2 threads as on 1, the
+784×256 ones 0.98-1.1×; one thread for the small ones would save ~1 % of a step, less the calls to set it.
 """
 
 from __future__ import annotations
@@ -290,11 +289,12 @@ class Tuner:
     runs a product of m·n·k ≤ 2¹⁸ on one thread, whatever its count). Otherwise, every ``EVERY`` seconds,
     it reads how much CPU other processes took on this process's CPUs since the last reading
     (``cpu_times``), and the steps run on the cores they left: all of them, less the busy ones rounded
-    (``round(cpus − others)``), lowering the count only after two readings in a row agree, raising it after
-    one. Leaving a step puts BLAS's count back. ``others``: the last two readings, in cores; ``steps``: how
-    many steps ran at each count."""
+    (``round(cpus − others)``), lowering the count only after two readings in a row agree (the first, ``FIRST``
+    seconds in, alone), raising it after one. Leaving a step puts BLAS's count back. ``others``: the last two
+    readings, in cores; ``steps``: how many steps ran at each count."""
 
     EVERY = 1.0  # seconds between two readings (a reading: ~30 µs)
+    FIRST = 0.25  # seconds to the first: a run started on a busy machine ran ~2 s at every core before
 
     def __init__(self, weights=(), batch: int = 1):
         self.weights, self.batch = [w for w in weights if w.ndim == 2], int(batch)
@@ -303,7 +303,7 @@ class Tuner:
         self.active = False
         self.due = 0.0
         self.seen: tuple | None = None  # cpu_times() at the last reading
-        self.others = (0.0, 0.0)
+        self.others = (math.inf, math.inf)  # nothing read yet: the first reading decides alone
         self.steps: dict[int, int] = {}
 
     def _start(self) -> None:
@@ -313,7 +313,7 @@ class Tuner:
         if _limit is not None or "adapt" not in _fast or not _setters() or (small and self.count == _blas):
             return
         self.active, self.count = True, _blas  # all usable cores, till other processes take some
-        self.full, self.seen = _blas, cpu_times()
+        self.full, self.seen, self.due = _blas, cpu_times(), time.perf_counter() + self.FIRST
 
     def __enter__(self):
         global _now

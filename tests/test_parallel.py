@@ -176,6 +176,7 @@ def machine(monkeypatch, *others: float) -> list:
 
     monkeypatch.setattr(parallel, "cpu_times", cpu_times)
     monkeypatch.setattr(parallel.Tuner, "EVERY", 0.0)
+    monkeypatch.setattr(parallel.Tuner, "FIRST", 0.0)
     monkeypatch.setattr(parallel, "_set_blas", lambda n: (log.append(n), real(n)))
     return log
 
@@ -232,9 +233,10 @@ def test_cpu_times_reads_other_processes_time_on_this_process_cpus(two_cores, mo
     "others, counts",
     [
         ((0.05,), [2, 2, 2, 2, 2, 2]),  # quiet
-        ((0.7,), [2, 1, 1, 1, 1, 1]),  # a process takes most of a core: after two readings that agree, one thread
-        ((0.7, 0.0, 0.7, 0.0), [2, 2, 2, 2, 2, 2]),  # a core busy now and then: one reading is not enough
-        ((0.0, 0.9, 0.9, 0.9, 0.2), [2, 2, 1, 1, 2, 2]),  # busy, then quiet again: back at once
+        ((0.7,), [1, 1, 1, 1, 1, 1]),  # a process takes most of a core from the start: the first reading decides
+        ((0.7, 0.0), [1, 2, 2, 2, 2, 2]),  # … and it alone: quiet again, back at once
+        ((0.0, 0.7, 0.0, 0.7, 0.0), [2, 2, 2, 2, 2, 2]),  # later, a core busy now and then: one reading is not enough
+        ((0.0, 0.9, 0.9, 0.9, 0.2), [2, 2, 1, 1, 2, 2]),  # busy after two readings that agree, then quiet: back at once
     ],
 )
 def test_the_steps_run_on_the_cores_other_processes_leave(two_cores, monkeypatch, others, counts):
