@@ -43,7 +43,7 @@ def evaluate_runs(
     """The report of ``nnlab eval`` as a dict (see ``write_report``); raises NnlabError for a user error
     before anything is computed or written. ``split`` None: the test split where the run has one, else
     val, else train (the report's notes say so). ``tta``: test-time augmentation, each model's outputs
-    averaged over the fixed variants of every image that its ``data.augment`` trained on (``test_views``);
+    averaged over the fixed variants of every image that its ``data.augment`` trained on (``tta_views``);
     a single run's report then shows its plain figures beside the averaged ones."""
     from nnlab.data.core import raw_splits
 
@@ -242,11 +242,11 @@ def _leaks(members: list[Member], raw, split: str) -> list[str]:
 
 
 def _views(model: TrainedModel) -> list:
-    """The test-time views of ``model``'s images (``augment.test_views``); NnlabError where it has none."""
-    from nnlab.data.augment import test_views
+    """The test-time views of ``model``'s images (``augment.tta_views``); NnlabError where it has none."""
+    from nnlab.data.augment import tta_views
 
     data = model.config.data
-    views = test_views(getattr(data, "augment", None), model.n_features, getattr(data, "image_shape", None))
+    views = tta_views(getattr(data, "augment", None), model.n_features, getattr(data, "image_shape", None))
     if len(views) < 2:
         raise NnlabError(
             f"--tta: run '{model.name}' was not trained on mirrored or shifted images (data.augment has no flip "

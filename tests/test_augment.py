@@ -146,10 +146,10 @@ def test_flip_mirrors_left_and_right(pixels):
 def test_test_time_views_are_the_image_its_mirror_and_one_pixel_shifts():
     """nnlab eval --tta's views of a 3×3 image, pixel by pixel; shifted-in pixels are the fill; a run that
     neither flips nor shifts has only the image itself."""
-    from nnlab.data.augment import test_views
+    from nnlab.data.augment import tta_views
 
     X = np.arange(1, 10).reshape(1, 9)
-    views = [v(X).reshape(3, 3).tolist() for v in test_views({"flip": 0.5, "translate": 2, "fill": -1}, 9)]
+    views = [v(X).reshape(3, 3).tolist() for v in tta_views({"flip": 0.5, "translate": 2, "fill": -1}, 9)]
     assert views[:5] == [
         [[1, 2, 3], [4, 5, 6], [7, 8, 9]],
         [[-1, -1, -1], [1, 2, 3], [4, 5, 6]],  # down
@@ -158,5 +158,5 @@ def test_test_time_views_are_the_image_its_mirror_and_one_pixel_shifts():
         [[2, 3, -1], [5, 6, -1], [8, 9, -1]],  # left
     ]
     assert views[5] == [[3, 2, 1], [6, 5, 4], [9, 8, 7]] and views[6] == [[-1, -1, -1], [3, 2, 1], [6, 5, 4]]
-    assert len(views) == 10 and len(test_views({"translate": 1}, 9)) == 5 and len(test_views({"flip": 1}, 9)) == 2
-    assert len(test_views({"erase": 0.5, "rotate": 10}, 9)) == 1 and len(test_views(None, 9)) == 1
+    assert len(views) == 10 and len(tta_views({"translate": 1}, 9)) == 5 and len(tta_views({"flip": 1}, 9)) == 2
+    assert len(tta_views({"erase": 0.5, "rotate": 10}, 9)) == 1 and len(tta_views(None, 9)) == 1

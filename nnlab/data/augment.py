@@ -265,7 +265,7 @@ def _gather(raw: np.ndarray, sy: np.ndarray, sx: np.ndarray, h: int, w: int, fil
     return top * (1 - fy) + bottom * fy
 
 
-def test_views(augment: dict | None, n_features: int, given_shape=None) -> list:
+def tta_views(augment: dict | None, n_features: int, given_shape=None) -> list:
     """Test-time augmentation (``nnlab eval --tta``): the fixed variants of an image that ``augment``
     (``data.augment``) trained the network on, as functions from raw rows (m, H·W) to a new array: the image
     itself first; its mirror where ``flip`` > 0; shifts by one pixel down, up, right and left where
