@@ -52,7 +52,7 @@ def evaluate_runs(
     if tta and mc_dropout is not None:
         raise NnlabError("--tta and --mc-dropout are two averages of one model: choose one")
     mode, members = load_members(list(run_dirs), checkpoint, checkpoints, mc_dropout)
-    views = {id(m): _views(m.model) for m in members} if tta else {}
+    views = {id(m): m.model.tta_views() for m in members} if tta else {}
     first = members[0].model
     raw = raw_splits(first.config.data, first.config.seed)
     split, notes = _choose_split(raw, split, first.name)
@@ -239,20 +239,6 @@ def _leaks(members: list[Member], raw, split: str) -> list[str]:
                 "(split with another seed), so these figures are optimistic: give every run the same data.split.seed"
             )
     return notes
-
-
-def _views(model: TrainedModel) -> list:
-    """The test-time views of ``model``'s images (``augment.tta_views``); NnlabError where it has none."""
-    from nnlab.data.augment import tta_views
-
-    data = model.config.data
-    views = tta_views(getattr(data, "augment", None), model.n_features, getattr(data, "image_shape", None))
-    if len(views) < 2:
-        raise NnlabError(
-            f"--tta: run '{model.name}' was not trained on mirrored or shifted images (data.augment has no flip "
-            "or translate), so it has no test-time variants to average; evaluate it without --tta"
-        )
-    return views
 
 
 def _averaged(model: TrainedModel, X_raw, y, views: list, plain) -> np.ndarray:

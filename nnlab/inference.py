@@ -159,21 +159,43 @@ class TrainedModel:
         """The run's preprocessing of raw features, in the network's dtype."""
         return self.preprocessor.transform(self.features(X), self.dtype)
 
-    def outputs(self, X) -> np.ndarray:
-        """The network's outputs for raw features: probabilities (softmax / sigmoid), scores or values."""
-        return self.net.predict(self.transform(X))
+    def outputs(self, X, tta: bool = False) -> np.ndarray:
+        """The network's outputs for raw features: probabilities (softmax / sigmoid), scores or values; with
+        ``tta`` (test-time augmentation), their mean over the ``tta_views`` of every image, in float64."""
+        if not tta:
+            return self.net.predict(self.transform(X))
+        views, X = self.tta_views(), self.features(X)
+        total = sum(self.net.predict(self.preprocessor.transform(v(X), self.dtype)).astype(np.float64) for v in views)
+        return total / len(views)
 
-    def predict(self, X) -> np.ndarray:
-        """Class indices (see ``class_names``) for classification; values (m, k) for regression."""
-        out = self.outputs(X)
+    def tta_views(self) -> list:
+        """The fixed variants of an image that the run's ``data.augment`` trained on, as functions of raw rows
+        (``nnlab.data.augment.tta_views``: the image itself first, its mirror, its one-pixel shifts); a user
+        error where the run was trained on neither mirrored nor shifted images."""
+        from nnlab.data.augment import tta_views
+
+        data = self.config.data
+        views = tta_views(getattr(data, "augment", None), self.n_features, getattr(data, "image_shape", None))
+        if len(views) < 2:
+            raise NnlabError(
+                f"run '{self.name}' was not trained on mirrored or shifted images (data.augment has no flip or "
+                "translate), so it has no test-time variants to average: leave out --tta (in Python, tta=True)"
+            )
+        return views
+
+    def predict(self, X, tta: bool = False) -> np.ndarray:
+        """Class indices (see ``class_names``) for classification; values (m, k) for regression. ``tta``: from
+        the outputs averaged over mirrored and shifted images (``outputs``)."""
+        out = self.outputs(X, tta)
         if self.task != "classification":
             return out
         from nnlab.metrics import predicted_classes
 
         return predicted_classes(out)
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Probabilities (m, C), one column per class; a single sigmoid output p becomes [1 − p, p]."""
+    def predict_proba(self, X, tta: bool = False) -> np.ndarray:
+        """Probabilities (m, C), one column per class; a single sigmoid output p becomes [1 − p, p]. ``tta``:
+        averaged over mirrored and shifted images (``outputs``)."""
         if not self.gives_probabilities:
             raise NnlabError(
                 f"run '{self.name}' ends in {self.net.layers[-1].describe()}: its outputs are "
@@ -182,7 +204,7 @@ class TrainedModel:
             )
         from nnlab.metrics import as_probabilities
 
-        return as_probabilities(self.outputs(X))
+        return as_probabilities(self.outputs(X, tta))
 
     @property
     def gives_probabilities(self) -> bool:

@@ -189,13 +189,14 @@ def _list(names) -> str:
     return ", ".join(f"'{n}'" for n in names)
 
 
-def prediction_frame(model, frame, X: np.ndarray):
+def prediction_frame(model, frame, X: np.ndarray, tta: bool = False):
     """``frame`` with the predictions appended: ``prediction`` (the class name, or the value) and, for
     classification, one ``prob_<class>`` column per class (``score_<class>`` where the outputs are scores;
-    a single non-probability unit for two classes gives the second class's score alone)."""
+    a single non-probability unit for two classes gives the second class's score alone). ``tta``: from
+    outputs averaged over mirrored and shifted images (``TrainedModel.outputs``)."""
     from nnlab.metrics import as_probabilities, predicted_classes
 
-    out = model.outputs(X)
+    out = model.outputs(X, tta)
     result = frame.copy()
     if not frame.attrs.get("header", True) and model.feature_names and len(frame.columns) == len(model.feature_names):
         result.columns = model.feature_names  # a file without a header row: name its columns as the run does

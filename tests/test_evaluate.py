@@ -323,3 +323,34 @@ def test_tta_is_refused_where_the_run_has_no_views_or_with_mc_dropout(tta_runs, 
     assert "Traceback" not in r.output and not list(dropout_run.glob("eval-*tta*"))
     r = cli("eval", tta_runs[0], "--tta", "--mc-dropout", "3")
     assert r.exit_code == 2 and "--tta and --mc-dropout" in r.output
+
+
+def test_load_run_and_nnlab_predict_give_the_same_test_time_average(tta_runs, cli, tmp_path):
+    """The average eval --tta scores is the one a user gets: ``predict_proba(X, tta=True)`` equals the mean
+    over the hand-built views, ``predict(X, tta=True)`` has eval's accuracy, and ``nnlab predict --tta``
+    writes those probabilities; a run without views is refused before its input file is read."""
+    import pandas as pd
+
+    run = tta_runs[0]
+    X, y = _test_split(run)
+    model = nnlab.load_run(run)
+    by_hand = np.mean([model.predict_proba(v).astype(np.float64) for v in _views_by_hand(X)], axis=0)
+    np.testing.assert_allclose(model.predict_proba(X, tta=True), by_hand, rtol=1e-12)
+    assert not np.allclose(model.predict_proba(X), by_hand)  # the views do change the probabilities
+    assert np.mean(model.predict(X, tta=True) == y) == eval_json(cli, run, "--tta")["metrics"]["accuracy"]
+    pd.DataFrame(X, columns=model.feature_names).to_csv(tmp_path / "images.csv", index=False)
+    r = cli("predict", run, tmp_path / "images.csv", "--tta", "-o", tmp_path / "out.csv")
+    assert r.exit_code == 0, r.output
+    written = pd.read_csv(tmp_path / "out.csv")
+    probs = written[[f"prob_{c}" for c in model.class_names]].to_numpy()
+    np.testing.assert_allclose(probs, by_hand, rtol=1e-6, atol=1e-9)
+    assert list(written["prediction"].astype(str)) == [model.class_names[c] for c in by_hand.argmax(axis=1)]
+    assert "mean of 10 views" in cli("predict", run, tmp_path / "images.csv", "--tta").output
+    r = cli("predict", tta_runs[0].parent / "nope", tmp_path / "images.csv", "--tta")
+    assert r.exit_code == 2
+    r = cli("predict", _plain_run(tmp_path), tmp_path / "missing.csv", "--tta")
+    assert r.exit_code == 2 and "not trained on mirrored or shifted images" in r.output and "Traceback" not in r.output
+
+
+def _plain_run(tmp_path):
+    return train(parse_config(TTA, ["data.augment=null", "training.epochs=1"]), tmp_path / "plain").run_dir

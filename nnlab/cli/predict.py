@@ -26,7 +26,13 @@ PREVIEW_ROWS = 10
     "refusing the file.",
 )
 @checkpoint_option("best", "Checkpoint to predict with: best, last, epoch-NNNN or a .safetensors file.")
-def predict(run_dir, input_csv, output, ignore_extra, checkpoint):
+@click.option(
+    "--tta",
+    is_flag=True,
+    help="Test-time augmentation: average the outputs over the mirror image and the one-pixel shifts of every "
+    "image, as far as the run's data.augment trained on them (as nnlab eval --tta).",
+)
+def predict(run_dir, input_csv, output, ignore_extra, checkpoint, tta):
     """Predict the rows of INPUT.csv with the model of RUN_DIR: the predicted class (by name) and one
     probability per class, or the predicted values for regression.
 
@@ -39,6 +45,7 @@ def predict(run_dir, input_csv, output, ignore_extra, checkpoint):
 
     \b
     Example:  nnlab predict runs/moons-20250101-120000-ab12 new-points.csv -o predictions.csv
+              nnlab predict runs/fashion-A images.csv --tta -o predictions.csv
     """
     from pathlib import Path
 
@@ -52,9 +59,10 @@ def predict(run_dir, input_csv, output, ignore_extra, checkpoint):
     if output not in (None, "-"):
         _check_output(Path(output), input_csv)
     model = load_run(run_dir, checkpoint)
+    views = len(model.tta_views()) if tta else 0  # a run without them is refused before reading the file
     frame = read_csv(input_csv)
     X, notes = features_from_frame(frame, model, ignore_extra)
-    result = prediction_frame(model, frame, X)
+    result = prediction_frame(model, frame, X, tta)
     text = result.to_csv(index=False, float_format="%.8g")
     if output == "-":
         click.echo(text, nl=False)
@@ -64,7 +72,8 @@ def predict(run_dir, input_csv, output, ignore_extra, checkpoint):
     if output is not None:
         atomic_write(Path(output), text)
     out = console()
-    out.print(f"model [cyan]{escape(model.name)}[/cyan] ({model.checkpoint.stem}, epoch {model.epoch})")
+    tta_note = f"; mean of {views} views of each image" if views else ""
+    out.print(f"model [cyan]{escape(model.name)}[/cyan] ({model.checkpoint.stem}, epoch {model.epoch}{tta_note})")
     out.print(preview(result, model))
     if output is not None:
         click.echo(f"wrote {len(result)} predictions to {output}")
