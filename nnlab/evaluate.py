@@ -52,7 +52,7 @@ def evaluate_runs(
     if tta and mc_dropout is not None:
         raise NnlabError("--tta and --mc-dropout are two averages of one model: choose one")
     mode, members = load_members(list(run_dirs), checkpoint, checkpoints, mc_dropout)
-    views = {id(m): m.model.tta_views() for m in members} if tta else {}
+    views = {id(m): len(m.model.tta_views()) for m in members} if tta else {}  # refused here, before any work
     first = members[0].model
     raw = raw_splits(first.config.data, first.config.seed)
     split, notes = _choose_split(raw, split, first.name)
@@ -74,7 +74,7 @@ def evaluate_runs(
         "mc_dropout": mc_dropout,
         "checkpoints": checkpoints,
         "seed": seed,
-        "tta": max((len(v) for v in views.values()), default=None),
+        "tta": max(views.values(), default=None),
         "metrics": metrics,
         "notes": notes,
     }
@@ -85,7 +85,7 @@ def evaluate_runs(
 
 def _average(members, mode, X_raw, y, views: dict, mc_dropout, seed) -> tuple[list[dict], np.ndarray, int | None]:
     """Each member's row of figures and the averaged outputs (the single model's where nothing is averaged),
-    and the seed of the Monte-Carlo masks."""
+    and the seed of the Monte-Carlo masks. ``views``: each member's number of test-time views (``--tta``)."""
     first = members[0].model
     rows, outs = [], []
     for m in members:
@@ -95,10 +95,10 @@ def _average(members, mode, X_raw, y, views: dict, mc_dropout, seed) -> tuple[li
         if views and mode == "single":  # the run as it is, beside its test-time average
             rows.append(_row(m, _figures(value, out, ym, first)))
         if views:
-            out = _averaged(m.model, X_raw, ym, views[id(m)], out)
+            out = m.model.outputs(X_raw, tta=True)
             value = m.model.loss.value(out, ym)
         if not (views and mode == "single"):
-            rows.append(_row(m, _figures(value, out, ym, first), len(views.get(id(m), ()))))
+            rows.append(_row(m, _figures(value, out, ym, first), views.get(id(m), 0)))
         outs.append(out)
     if mode != "mc_dropout":
         return rows, np.mean([o.astype(np.float64) for o in outs], axis=0) if len(outs) > 1 else outs[0], None
@@ -239,15 +239,6 @@ def _leaks(members: list[Member], raw, split: str) -> list[str]:
                 "(split with another seed), so these figures are optimistic: give every run the same data.split.seed"
             )
     return notes
-
-
-def _averaged(model: TrainedModel, X_raw, y, views: list, plain) -> np.ndarray:
-    """The mean of the model's outputs over the views of X_raw (the first view, the images as they are, is
-    ``plain``), in float64 like an ensemble's."""
-    total = plain.astype(np.float64)
-    for view in views[1:]:
-        total += loss_of(model.net, model.loss, model.preprocessor.transform(view(X_raw), model.dtype), y)[1]
-    return total / len(views)
 
 
 def _figures(value, out, y, model: TrainedModel) -> dict[str, float]:

@@ -179,7 +179,7 @@ class TrainedModel:
         if len(views) < 2:
             raise NnlabError(
                 f"run '{self.name}' was not trained on mirrored or shifted images (data.augment has no flip or "
-                "translate), so it has no test-time variants to average: leave out --tta (in Python, tta=True)"
+                "translate), so it has no test-time variants to average: evaluate or predict it without --tta / tta=True"
             )
         return views
 
