@@ -738,7 +738,7 @@ def main() -> None:
     parts.update(extra_sections(args, sections, q, batches))
     for name, lines in parts.items():  # each section kept in its own file, so --only refreshes just that one
         (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
-    for name in SECTIONS + EXTRA:
+    for name in [*SECTIONS, *EXTRA, "profile_step", "cores16/README"]:  # the last two: profile_step.py, by hand
         if (RESULTS / f"{name}.md").exists():
             report += [(RESULTS / f"{name}.md").read_text()]
     text = "\n".join(report)
