@@ -110,6 +110,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=600, help="timed steps at each count")
     ap.add_argument("--chunk", type=int, default=50, help="steps per turn")
     args = ap.parse_args()
+    if not args.config.is_file():
+        ap.error(f"--config {args.config}: no such file")
+    if args.steps < 1 or args.chunk < 1:
+        ap.error("--steps and --chunk take a positive number of steps")
     raw = yaml.safe_load(args.config.read_text())
     counts = [*args.threads, None]
     rows = profile(raw, counts, args.steps, args.chunk)
