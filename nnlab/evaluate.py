@@ -89,16 +89,18 @@ def _average(members, mode, X_raw, y, views: dict, mc_dropout, seed) -> tuple[li
     first = members[0].model
     rows, outs = [], []
     for m in members:
-        Xp = m.model.preprocessor.transform(X_raw, m.model.dtype)
         ym = y if first.task == "classification" else y.astype(m.model.dtype)
-        value, out = loss_of(m.model.net, m.model.loss, Xp, ym)
-        if views and mode == "single":  # the run as it is, beside its test-time average
-            rows.append(_row(m, _figures(value, out, ym, first)))
-        if views:
+        n = views.get(id(m), 0)
+        if not n or mode == "single":  # the model as it is (with --tta only a single run shows it, beside its average)
+            Xp = m.model.preprocessor.transform(X_raw, m.model.dtype)
+            value, out = loss_of(m.model.net, m.model.loss, Xp, ym)
+            if n:
+                rows.append(_row(m, _figures(value, out, ym, first)))
+        if n:
             out = m.model.outputs(X_raw, tta=True)
             value = m.model.loss.value(out, ym)
-        if not (views and mode == "single"):
-            rows.append(_row(m, _figures(value, out, ym, first), views.get(id(m), 0)))
+        if not (n and mode == "single"):
+            rows.append(_row(m, _figures(value, out, ym, first), n))
         outs.append(out)
     if mode != "mc_dropout":
         return rows, np.mean([o.astype(np.float64) for o in outs], axis=0) if len(outs) > 1 else outs[0], None
