@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nnlab import registry
+from nnlab.components.scratch import ZEROS
 from tests.conftest import numerical_grad, rel_error
 
 DIFFERENTIABLE = [n for n in registry.names("activation") if registry.build("activation", n).differentiable]
@@ -94,3 +95,28 @@ def test_float32_stays_float32():
         a = act.forward(z)
         assert a.dtype == np.float32, name
         assert act.backward(z, a, np.ones_like(z)).dtype == np.float32, name
+
+
+def _bits(a):
+    return a.reshape(-1).view(np.uint8)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_gives_numpys_bits_for_every_layout_and_size(dtype, rng):
+    # compared with zeros from a kept buffer (NumPy's fast loop), chunk by chunk past the buffer's size:
+    # the bits of np.maximum(z, 0), signed zeros and NaN included, into a new array, a buffer or z itself
+    relu = registry.build("activation", "relu")
+    special = np.array([-0.0, 0.0, np.nan, -np.inf, np.inf, -1e-45, 1e-45, -3.0, 2.5], dtype)
+    for shape in [(9,), (128, 768), (3, ZEROS // 2 + 5), ()]:
+        z = rng.standard_normal(shape).astype(dtype)
+        z.reshape(-1)[: min(z.size, 9)] = special[: z.size]
+        expected = _bits(np.maximum(z, 0))
+        np.testing.assert_array_equal(_bits(relu.forward(z)), expected)
+        out = np.full_like(z, 7)
+        assert relu.forward(z, out=out) is out
+        np.testing.assert_array_equal(_bits(out), expected)
+        assert relu.forward(z, out=z) is z
+        np.testing.assert_array_equal(_bits(z), expected)
+    wide = rng.standard_normal((6, 8)).astype(dtype)
+    np.testing.assert_array_equal(relu.forward(wide[:, ::2]), np.maximum(wide[:, ::2], 0))  # a strided view
+    assert relu.forward([-1.0, 2.0]).tolist() == [0.0, 2.0]

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from nnlab.components.scratch import scratch
+from nnlab.components.scratch import ZEROS, scratch, zeros
 from nnlab.registry import REGISTRIES
 
 ACTIVATIONS = REGISTRIES["activation"]
@@ -75,7 +75,7 @@ class ReLU(Activation):
     family = "he"
 
     def forward(self, z, out=None):
-        return np.maximum(z, 0, out=out)
+        return maximum_with_zero(z, out)
 
     def backward(self, z, a, grad_a, out=None):
         # φ'(z) = [a > 0] (a = max(z, 0), and φ'(0) = 0) as a boolean mask: a byte per entry to write and
@@ -83,6 +83,24 @@ class ReLU(Activation):
         # fixed buffer (8192 entries) whatever the batch size
         mask = np.greater(a, 0, out=self._scratch("mask", a.shape, np.bool_))
         return np.multiply(grad_a, mask, out=out)
+
+
+def maximum_with_zero(z, out=None):
+    """max(z, 0) elementwise, into ``out``. NumPy's vectorised loop for maximum runs where both operands are
+    arrays; against the scalar 0 it takes an element at a time, 3-5× slower (128×768 float32: 53 µs against
+    11). So contiguous z is compared with zeros (views of one read-only buffer), ``ZEROS`` at a time: the
+    same bits, NaN and −0.0 included."""
+    if not (isinstance(z, np.ndarray) and z.dtype.kind == "f" and z.flags.c_contiguous):
+        return np.maximum(z, 0, out=out)
+    if out is None:
+        out = np.empty_like(z)
+    elif not (out.flags.c_contiguous and out.shape == z.shape and out.dtype == z.dtype):
+        return np.maximum(z, 0, out=out)
+    flat, into = z.reshape(-1), out.reshape(-1)
+    for a in range(0, flat.size, ZEROS):
+        b = min(a + ZEROS, flat.size)
+        np.maximum(flat[a:b], zeros(b - a, z.dtype), out=into[a:b])
+    return out
 
 
 @ACTIVATIONS.register("leaky_relu", "lrelu")

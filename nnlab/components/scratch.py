@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+
+#: elements of the read-only zeros that ``zeros`` hands out views of (one buffer per dtype)
+ZEROS = 1 << 20
 
 
 def scratch(owner, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
@@ -38,4 +43,17 @@ def _kept(owner, name: str, n: int, dtype, fill) -> np.ndarray:
     if buf is None:
         buf = scratch(owner, name, (n,), dtype)
         fill(buf)
+    return buf
+
+
+def zeros(n: int, dtype) -> np.ndarray:
+    """n ≤ ``ZEROS`` zeros of ``dtype``, read-only: a view of one buffer, allocated once per process and dtype
+    (untouched pages of it cost no memory; the zeros read share the kernel's zero page)."""
+    return _zeros(np.dtype(dtype))[:n]
+
+
+@functools.cache
+def _zeros(dtype) -> np.ndarray:
+    buf = np.zeros(ZEROS, dtype)
+    buf.flags.writeable = False
     return buf
