@@ -78,6 +78,64 @@ def test_dropout_keeps_the_expected_activation(rng):
     assert drop.forward(x, training=False) is x
 
 
+def _state(rng):
+    state = rng.bit_generator.state
+    return state if state["has_uint32"] else {**state, "uinteger": None}  # a half not held is never read
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rate", [0.35, 0.5, 0.1, 0.999, 1 - 2.0**-30])
+def test_dropout_masks_are_the_bits_of_uniform_numbers_floored_after_adding_keep(dtype, rate):
+    # the deck's mask, drawn the plain way from a twin generator: odd sizes (a half left held for the next
+    # float32 draw), a batch larger than one chunk of raw numbers, the last smaller batch
+    drop = registry.build("layer", {"name": "dropout", "rate": rate})
+    drop.build(9, dtype)
+    drop.rng, twin = np.random.default_rng(3), np.random.default_rng(3)
+    keep, kept, seen = 1.0 - rate, 0, 0
+    for shape in [(3, 5), (128, 9), (7, 9), (1001, 9), (4, 9), (1, 1), (0, 9)]:
+        x = np.arange(np.prod(shape), dtype=dtype).reshape(shape) + 1
+        y = drop.forward(x, training=True)
+        u = twin.random(shape, dtype=dtype)
+        mask = np.floor(u + dtype(keep)) * dtype(1.0 / keep)
+        assert y.dtype == dtype
+        np.testing.assert_array_equal(y.view(np.uint8), (x * mask).view(np.uint8))
+        assert _state(drop.rng) == _state(twin), shape
+        kept, seen = kept + np.count_nonzero(y), seen + y.size
+    assert kept / seen == pytest.approx(keep, abs=0.02)  # 10 000 numbers: the rate within 4.5 σ
+
+
+def _drawing(word: int) -> np.random.Generator:
+    """A PCG64 generator whose next 64-bit number is ``word``: PCG64 steps its 128-bit LCG state, then
+    outputs (high 64 bits XOR low 64 bits) rotated right by the state's top 6 bits (0 here, high bits 0)."""
+    rng = np.random.default_rng(0)
+    state = rng.bit_generator.state
+    inc, multiplier = state["state"]["inc"], 0x2360ED051FC65DA44385DF649FCCF645
+    state["state"]["state"] = (word - inc) * pow(multiplier, -1, 1 << 128) % (1 << 128)
+    rng.bit_generator.state = state
+    return rng
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rate", [0.35, 0.5, 0.1, 0.7])
+def test_dropout_keeps_exactly_the_numbers_whose_uniform_rounds_up_past_one(dtype, rate):
+    # the numbers next to the edge, where floor(u + keep) turns from 0 to 1 in the dtype's rounding: the
+    # layer's mask against the plain formula on a twin generator, number by number
+    drop = registry.build("layer", {"name": "dropout", "rate": rate})
+    drop.build(2, dtype)
+    bits, shift = (24, 8) if dtype == np.float32 else (53, 11)
+    edge = round(rate * 2**bits)  # u = j·2⁻ᵇⁱᵗˢ: about here u + keep reaches 1
+    outcomes = set()
+    for j in range(edge - 3, edge + 4):
+        r = j << shift
+        word = r | (r + (1 << shift) - 1) << 32 if dtype == np.float32 else r  # float32: two numbers a word
+        drop.rng, twin = _drawing(word), _drawing(word)
+        y = drop.forward(np.ones((1, 2 if dtype == np.float32 else 1), dtype), training=True)
+        expected = np.floor(twin.random(y.shape, dtype=dtype) + dtype(1 - rate)) * dtype(1 / (1 - rate))
+        np.testing.assert_array_equal(y, expected)
+        outcomes.update(expected.ravel().tolist())
+    assert outcomes == {0.0, dtype(1 / (1 - rate))}  # the edge lies inside the numbers tried
+
+
 def test_batchnorm_train_statistics_and_eval_running_averages(rng):
     bn = registry.build("layer", {"name": "batchnorm", "momentum": 0.0})
     n = bn.build(3, np.float64)

@@ -13,6 +13,8 @@ on the next call of the same batch size: copy what must outlive the next forward
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from nnlab.components.activations import ACTIVATIONS
@@ -162,9 +164,7 @@ class Dropout(Layer):
         if not (self.freeze_mask and getattr(self, "mask", None) is not None and self.mask.shape == x.shape):
             # the mask already scaled, in x's dtype: floor(u + keep) is 1 with probability keep, then × 1/keep
             mask = self._buf("mask", x.shape)
-            self.rng.random(out=mask, dtype=mask.dtype)
-            mask += mask.dtype.type(keep)
-            np.floor(mask, out=mask)
+            keep_mask(self.rng, mask, keep)
             mask *= mask.dtype.type(1.0 / keep)
             self.mask = mask
         return np.multiply(x, self.mask, out=self._buf("y", x.shape))
@@ -177,6 +177,63 @@ class Dropout(Layer):
 
     def describe(self):
         return f"dropout({self.rate:g})"
+
+
+#: 64-bit numbers per call of ``random_raw``, which allocates its output: 64 KB whatever the batch
+#: (tests/test_speed.py). A call costs some µs: a 128×768 mask took 1.03× the plain way's time in calls of
+#: 2048, 0.86× in calls of 4096, 0.70× in calls of 8192
+RAW_CHUNK = 8192
+
+
+def keep_mask(rng: np.random.Generator, mask: np.ndarray, keep: float) -> None:
+    """Fill ``mask`` (float32 or float64) with floor(u + keep) for u = ``rng.random()`` in its dtype: 1 with
+    probability ``keep``, else 0. The same bits, and the generator left in the same state, as
+    ``rng.random(out=mask)``, ``+= keep`` and ``floor``, in about 0.7 of the time.
+
+    NumPy makes a float32 u of a 32-bit number r as (r >> 8)·2⁻²⁴ (a float64 of a 64-bit one as (r >> 11)·2⁻⁵³),
+    and PCG64 serves 32-bit numbers as the low then the high half of a 64-bit one; so floor(u + keep) is
+    [r ≥ T] for the smallest T whose u rounds up to 1 (``_threshold``), and PCG64's raw 64-bit numbers compared
+    with T give the mask without a float made of each. A half held by the generator (after an odd-sized float32
+    fill) and an odd last number are drawn the plain way."""
+    found = _threshold(float(keep), mask.dtype.str) if type(rng.bit_generator) is np.random.PCG64 else None
+    if found is None or not mask.flags.c_contiguous:
+        _plain_mask(rng, mask, keep)
+        return
+    (t, per), flat = found, mask.reshape(-1)
+    a, b = 0, flat.size
+    if per == 2 and b and rng.bit_generator.state["has_uint32"]:
+        _plain_mask(rng, flat[:1], keep)
+        a = 1
+    odd = (b - a) % per
+    b -= odd
+    for i in range(a, b, RAW_CHUNK * per):
+        j = min(i + RAW_CHUNK * per, b)
+        np.greater_equal(rng.bit_generator.random_raw((j - i) // per).view(t.dtype), t, out=flat[i:j], casting="unsafe")
+    if odd:
+        _plain_mask(rng, flat[b:], keep)
+
+
+def _plain_mask(rng, mask, keep) -> None:
+    rng.random(out=mask, dtype=mask.dtype)
+    mask += mask.dtype.type(keep)
+    np.floor(mask, out=mask)
+
+
+@functools.lru_cache(maxsize=64)
+def _threshold(keep: float, dtype: str):
+    """(T, numbers per 64-bit draw): T the smallest raw number r whose u = (r >> shift)·2⁻ᵇⁱᵗˢ has
+    floor(u + keep) = 1 in the dtype's own rounding (a binary search over u's 2ᵇⁱᵗˢ values); None where no u
+    does (a keep too small for the dtype) or the dtype is not one that ``Generator.random`` makes."""
+    bits, shift, per, word = {"<f4": (24, 8, 2, np.uint32), "<f8": (53, 11, 1, np.uint64)}.get(dtype, (0,) * 4)
+    if not bits:
+        return None
+    f = np.dtype(dtype).type
+    k, step = f(keep), f(2.0**-bits)
+    lo, hi = 0, 1 << bits
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if np.floor(f(mid) * step + k) >= 1 else (mid + 1, hi)
+    return None if lo == 1 << bits else (word(lo << shift), per)
 
 
 @LAYERS.register("batchnorm", "batch_norm")
