@@ -11,13 +11,14 @@ import sys
 import termios
 
 
-def pty_run(args, cwd, columns=80, rows=40, timeout=120, stream="stderr") -> tuple[str, str, int]:
+def pty_run(args, cwd, columns=80, rows=40, timeout=120, stream="stderr", env=None) -> tuple[str, str, int]:
     """Run ``nnlab ARGS`` with ``stream`` (stderr, where live tables draw, or stdout) on a terminal of
-    ``columns`` × ``rows``; return what the terminal received (escape sequences as line breaks), the other
-    stream, and the exit status."""
+    ``columns`` × ``rows``, with ``env``'s variables added; return what the terminal received (escape
+    sequences as line breaks), the other stream, and the exit status."""
+    extra = env or {}
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")} | extra
     proc = subprocess.Popen(
         [sys.executable, "-m", "nnlab", *args],
         cwd=cwd,

@@ -235,10 +235,12 @@ def test_histogram_figure(cli, tmp_path):
         assert len(im.convert("L").getcolors(1 << 16)) > 10  # not blank
 
 
-def test_in_an_80_column_terminal_the_network_wraps_under_itself(tmp_path):
+@pytest.mark.parametrize("env", [{}, {"NO_COLOR": "1"}])
+def test_in_an_80_column_terminal_the_network_wraps_under_itself(tmp_path, env):
+    # in colour or not: NO_COLOR takes the colours away, not the terminal's width
     from tests.terminal import pty_run
 
-    screen, _, code = pty_run(["inspect", str(LECTURES / "init_normal.yaml")], tmp_path, stream="stdout")
+    screen, _, code = pty_run(["inspect", str(LECTURES / "init_normal.yaml")], tmp_path, stream="stdout", env=env)
     assert code == 0, screen
     lines = [line.rstrip() for line in screen.replace("\r", "").splitlines() if line.strip()]
     start = next(i for i, line in enumerate(lines) if line.startswith("  model  "))

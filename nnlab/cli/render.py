@@ -267,13 +267,13 @@ def header(out, trainer) -> None:
 
 
 def labelled(out, rows, indent: int) -> None:
-    """``label  text`` lines: whole lines in a log; on a terminal a long text wraps under itself, not under
-    the label."""
+    """``label  text`` lines: whole lines in a log (a file, a pipe); on a terminal, in colour or not
+    (NO_COLOR), a long text wraps under itself, not under the label."""
     from rich.table import Table
     from rich.text import Text
 
     width = max(len(label) for label, _ in rows)
-    if not live_display(out):
+    if not (live_display(out) or _a_terminal(out.file)):
         for label, text in rows:
             out.print(Text(f"{' ' * indent}{label:<{width}}  {text}"), soft_wrap=True)
         return
@@ -283,6 +283,13 @@ def labelled(out, rows, indent: int) -> None:
     for label, text in rows:
         grid.add_row(Text(" " * indent + label), Text(text))
     out.print(grid)
+
+
+def _a_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
+        return False
 
 
 def initial_loss_text(exp, value: float) -> str:
