@@ -128,3 +128,29 @@ def test_in_a_real_terminal_the_live_table_shows_the_running_trial(tmp_path):
     assert re.search(r"running \d+/1500\s+0\.\d{4}\s+\d+\s+\d+\.\ds", screen), screen[-3000:]
     assert max(len(line) for line in screen.splitlines()) <= 80
     assert "batch_size: training.batch_size" in out  # the final table, on stdout
+    # the commands that follow stand on lines of their own, whole, and name what is there
+    commands = [line.strip() for line in out.splitlines() if line.strip().startswith("nnlab ")]
+    assert [c.split()[:2] for c in commands] == [["nnlab", "plot"], ["nnlab", "train"]], out
+    assert (tmp_path / commands[0].split()[2]).is_dir() and (tmp_path / commands[1].split()[2]).is_file()
+    assert "epochs spent: 1500 in 1 job; the best val_accuracy" in out  # a pipe: whole lines
+
+
+def test_in_a_real_terminal_the_closing_lines_wrap_between_words(tmp_path):
+    raw = yaml.safe_load(MOONS.read_text())
+    raw["data"]["n_samples"] = 100
+    raw["training"].update(epochs=3)
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(raw))
+    (tmp_path / "sweep.yaml").write_text(
+        "base: base.yaml\ntrials: 2\nparameters:\n  optimizer.lr: {values: [0.01, 0.02]}\n"
+    )
+    screen, _, code = pty_run(["sweep", "sweep.yaml", "--runs-dir", "runs"], tmp_path, stream="stdout")
+    assert code == 0, screen
+    lines = [line.rstrip() for line in screen.replace("\r", "").splitlines() if line.strip()]
+    assert max(len(line) for line in lines) <= 80, lines
+    start = next(i for i, line in enumerate(lines) if line.startswith("epochs spent:"))
+    sentence = r"epochs spent: 6 in 2 jobs; the best val_accuracy \(\d\.\d{4}\) reached after \d of them"
+    assert re.fullmatch(sentence, f"{lines[start]} {lines[start + 1]}"), lines  # 82 characters: two lines
+    assert [line.split()[:2] for line in lines if line.startswith("      nnlab ")] == [
+        ["nnlab", "plot"],
+        ["nnlab", "train"],
+    ]

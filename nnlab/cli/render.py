@@ -273,7 +273,7 @@ def labelled(out, rows, indent: int) -> None:
     from rich.text import Text
 
     width = max(len(label) for label, _ in rows)
-    if not (live_display(out) or _a_terminal(out.file)):
+    if not on_terminal(out):
         for label, text in rows:
             out.print(Text(f"{' ' * indent}{label:<{width}}  {text}"), soft_wrap=True)
         return
@@ -285,9 +285,11 @@ def labelled(out, rows, indent: int) -> None:
     out.print(grid)
 
 
-def _a_terminal(stream) -> bool:
+def on_terminal(out) -> bool:
+    """Whether ``out`` writes to a terminal, in colour or not (NO_COLOR): text there wraps at its width,
+    between words; a file or a pipe gets whole lines."""
     try:
-        return stream.isatty()
+        return live_display(out) or out.file.isatty()
     except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
         return False
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import click
 
 from nnlab.cli.options import COMMAND
@@ -123,9 +125,12 @@ def _run(sweep_dir, executor, threads, live):
 
 
 def _report(sweep_dir, result) -> None:
-    from nnlab.cli.render import console, fmt
+    from nnlab.cli.render import console, fmt, on_terminal
     from nnlab.sweep.figure import epochs_summary
     from nnlab.sweep.runner import BEST, TRIALS, best_trial, load_sweep_dir
+
+    def q(path) -> str:
+        return shlex.quote(str(path))
 
     spec, _ = load_sweep_dir(sweep_dir)
     out = console()
@@ -138,11 +143,16 @@ def _report(sweep_dir, result) -> None:
             if spent["best"] is not None
             else ""
         )
-        lines.insert(0, f"epochs spent: {spent['spent']} in {spent['jobs']} jobs{best}")
-        lines.append(f"  progress.csv: the best so far against epochs spent — nnlab plot {sweep_dir}")
+        jobs = f"{spent['jobs']} job{'s' if spent['jobs'] != 1 else ''}"
+        lines.insert(0, f"epochs spent: {spent['spent']} in {jobs}{best}")
+        lines += [
+            "  progress.csv: the best so far against epochs spent; to draw it:",
+            f"      nnlab plot {q(sweep_dir)}",
+        ]
     if best_trial(spec, result) is not None:
-        lines.append(f"  {BEST}: the best trial's config — nnlab train {sweep_dir / BEST}")
-    out.print("\n".join(lines), soft_wrap=True)
+        lines += [f"  {BEST}: the best trial's config; to train it:", f"      nnlab train {q(sweep_dir / BEST)}"]
+    # on a terminal, wrapped between words; each command on a line of its own, to copy whole
+    out.print("\n".join(lines), soft_wrap=not on_terminal(out))
 
 
 def _no_best(sweep_dir, result) -> None:
