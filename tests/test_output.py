@@ -254,3 +254,28 @@ def test_an_ascii_only_terminal_gets_greek_letters_and_powers_spelled_in_ascii(t
     (folder,) = (tmp_path / "runs").iterdir()
     evaluated = run("eval", str(folder))
     assert evaluated.returncode == 0 and "R^2" in evaluated.stdout.decode("ascii"), evaluated.stderr.decode()
+
+
+def test_in_a_terminal_messages_wrap_between_words_and_a_pipe_gets_them_whole(tmp_path, cli):
+    # an error on stderr and eval's list of files on stdout, at 80 columns: no word, no path cut in two, the
+    # continuation under the text after "error:" / "wrote"; the same message piped is one line
+    from tests.terminal import pty_run
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: t\ndata: {name: moons}\nmodel: {hidden: [4], activaton: relu}\n")
+    piped = cli("train", bad)
+    assert piped.exit_code == 2 and len(piped.output.strip().splitlines()) == 1
+    screen, _, code = pty_run(["train", str(bad)], tmp_path)
+    lines = [line.rstrip() for line in screen.replace("\r", "").splitlines() if line.strip()]
+    assert code == 2 and len(lines) > 1 and max(len(line) for line in lines) <= 80, lines
+    assert all(line.startswith(" " * 7) and line[7] != " " for line in lines[1:]), lines
+    assert " ".join(line.strip() for line in lines) == piped.output.strip()
+
+    run = nnlab.train(nnlab.load_config(CONFIGS / "moons.yaml", ["training.epochs=1"]), tmp_path / "r").run_dir
+    screen, _, code = pty_run(["eval", str(run.relative_to(tmp_path))], tmp_path, stream="stdout")
+    lines = [line.rstrip() for line in screen.replace("\r", "").splitlines() if line.strip()]
+    start = next((i for i, line in enumerate(lines) if line.startswith("wrote ")), None)
+    assert start is not None, (code, lines)
+    files = " ".join(line.strip() for line in lines[start:]).removeprefix("wrote ").split(", ")
+    assert code == 0 and len(files) == 2 and all((tmp_path / f).is_file() for f in files), lines[start:]
+    assert max(len(line) for line in lines[start:]) <= 80 and lines[start + 1].startswith(" " * 6 + "r/")

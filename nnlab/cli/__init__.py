@@ -45,11 +45,32 @@ class NnlabGroup(click.Group):
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    click.secho(f"warning: {message}", fg=None if _no_color() else "yellow", err=True)
+    say(f"warning: {message}", err=True, fg="yellow")
 
 
 def error(message: str) -> None:
-    click.secho(f"error: {message}", fg=None if _no_color() else "red", err=True)
+    say(f"error: {message}", err=True, fg="red")
+
+
+def say(message: str, err: bool = False, fg: str | None = None) -> None:
+    """A message of the CLI ("error: …", "warning: …", "wrote …"): whole lines in a file or a pipe (a log, grep);
+    on a terminal, wrapped between words at its width, under the text after the first word, so that neither
+    a word nor a path is cut in two."""
+    import shutil
+    import textwrap
+
+    if a_terminal(sys.stderr if err else sys.stdout):
+        width, hang = shutil.get_terminal_size().columns, " " * (len(message.split(" ", 1)[0]) + 1)
+        wrap = {"width": width, "subsequent_indent": hang, "break_long_words": False, "break_on_hyphens": False}
+        message = "\n".join(textwrap.fill(line, **wrap) if line else line for line in message.split("\n"))
+    click.secho(message, fg=None if _no_color() else fg, err=err)
+
+
+def a_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
+        return False
 
 
 def _no_color() -> bool:

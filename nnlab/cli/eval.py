@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from nnlab.cli import say
 from nnlab.cli.options import COMMAND, checkpoint_option
 
 
@@ -64,7 +65,7 @@ def eval_(run_dirs, checkpoint, split, checkpoints, mc_dropout, seed, tta, as_js
     report = evaluate_runs(run_dirs, checkpoint, split, checkpoints, mc_dropout, seed, tta)
     paths = write_report(report, report["run_dir"])
     for note in report["notes"]:
-        click.secho(f"warning: {note}", fg="yellow", err=True)
+        say(f"warning: {note}", err=True, fg="yellow")
     if as_json:
         click.echo(json.dumps({**report, "files": [str(p) for p in paths]}, indent=2))
         return
@@ -72,7 +73,7 @@ def eval_(run_dirs, checkpoint, split, checkpoints, mc_dropout, seed, tta, as_js
     out.print(header(report))
     for table in tables(report):
         out.print(table)
-    click.echo("wrote " + ", ".join(str(p) for p in paths))
+    say("wrote " + ", ".join(str(p) for p in paths))
 
 
 def _check_writable(run_dir) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from nnlab.cli import say
 from nnlab.cli.options import COMMAND
 
 
@@ -47,6 +48,4 @@ def tensorboard(path, logdir):
     done = export_tensorboard(path, logdir)
     for _, where, epochs in done:
         click.echo(f"{where}: {epochs} epoch{'s' * (epochs != 1)}")
-    click.echo(
-        f"wrote {len(done)} run{'s' * (len(done) != 1)} to {logdir}; view them with: tensorboard --logdir {logdir}"
-    )
+    say(f"wrote {len(done)} run{'s' * (len(done) != 1)} to {logdir}; view them with: tensorboard --logdir {logdir}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from nnlab.cli import say
 from nnlab.cli.options import COMMAND
 
 
@@ -54,7 +55,7 @@ def init(dataset, dataset_args, output, force, show_list):
         click.echo(text, nl=False)
         return
     _write(output, text, force)
-    click.echo(f"wrote {output}; train it with: nnlab train {_quote(output)}", err=True)
+    say(f"wrote {output}; train it with: nnlab train {_quote(output)}", err=True)
 
 
 def _parse_arguments(items) -> dict:

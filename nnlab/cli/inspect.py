@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from nnlab.cli import say
 from nnlab.cli.options import COMMAND
 
 
@@ -57,11 +58,11 @@ def inspect(source, checkpoint, split, samples, output, as_json):
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         if output is not None:
-            click.echo(f"wrote {output}", err=True)
+            say(f"wrote {output}", err=True)
         return
     _render(report)
     if output is not None:
-        click.echo(f"wrote {output}")
+        say(f"wrote {output}")
 
 
 def _render(report) -> None:

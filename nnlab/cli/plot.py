@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from nnlab.cli import say
 from nnlab.cli.options import COMMAND, checkpoint_option
 
 
@@ -65,20 +66,20 @@ def plot(run_dirs, output, boundary, checkpoint, gradients, neurons, animate, we
     flags = (("--gradients", gradients), ("--neurons", neurons), ("--animate", animate), ("--weights", weights))
     views = [f for f, on in flags if on]
     if views:
-        click.echo(f"wrote {_view(views, run_dirs, output, boundary, checkpoint)}")
+        say(f"wrote {_view(views, run_dirs, output, boundary, checkpoint)}")
         return
 
     if len(run_dirs) == 1 and (Path(run_dirs[0]) / "sweep.yaml").is_file():  # a sweep folder: its search figure
         from nnlab.sweep.figure import plot_sweep
 
-        click.echo(f"wrote {plot_sweep(run_dirs[0], output)}")
+        say(f"wrote {plot_sweep(run_dirs[0], output)}")
         return
 
     if output is None:
         output = Path(run_dirs[0]) / "curves.png" if len(run_dirs) == 1 else Path("curves.png")
     _check_output(Path(output))
     path = plot_runs(run_dirs, output, boundary=boundary, checkpoint=checkpoint)
-    click.echo(f"wrote {path}")
+    say(f"wrote {path}")
 
 
 def _check_output(out) -> None:

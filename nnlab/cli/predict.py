@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from nnlab.cli import say
 from nnlab.cli.options import COMMAND, checkpoint_option
 
 PREVIEW_ROWS = 10
@@ -68,7 +69,7 @@ def predict(run_dir, input_csv, output, ignore_extra, checkpoint, tta):
         click.echo(text, nl=False)
         return
     for note in notes:
-        click.secho(f"note: {note}", err=True)
+        say(f"note: {note}", err=True)
     if output is not None:
         atomic_write(Path(output), text)
     out = console()
@@ -76,7 +77,7 @@ def predict(run_dir, input_csv, output, ignore_extra, checkpoint, tta):
     out.print(f"model [cyan]{escape(model.name)}[/cyan] ({model.checkpoint.stem}, epoch {model.epoch}{tta_note})")
     out.print(preview(result, model))
     if output is not None:
-        click.echo(f"wrote {len(result)} predictions to {output}")
+        say(f"wrote {len(result)} predictions to {output}")
     elif len(result) > PREVIEW_ROWS:
         out.print(f"{len(result)} rows; write them all with -o OUT.csv")
 

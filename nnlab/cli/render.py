@@ -288,10 +288,9 @@ def labelled(out, rows, indent: int) -> None:
 def on_terminal(out) -> bool:
     """Whether ``out`` writes to a terminal, in colour or not (NO_COLOR): text there wraps at its width,
     between words; a file or a pipe gets whole lines."""
-    try:
-        return live_display(out) or out.file.isatty()
-    except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
-        return False
+    from nnlab.cli import a_terminal
+
+    return live_display(out) or a_terminal(out.file)
 
 
 def initial_loss_text(exp, value: float) -> str:

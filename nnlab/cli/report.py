@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from nnlab.cli import say
 from nnlab.cli.options import COMMAND
 
 
@@ -36,4 +37,4 @@ def report(folder, output):
 
     paths = write_report(folder, output)
     more = f" (and {len(paths) - 1} trial pages)" if len(paths) > 1 else ""
-    click.echo(f"wrote {paths[0]}{more}")
+    say(f"wrote {paths[0]}{more}")
