@@ -1,6 +1,7 @@
 """nnlab gradcheck: every config passes, a wrong backward is caught and named."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +62,7 @@ def wrong_tanh():
     REGISTRIES["activation"].unregister("test_wrong_tanh")
 
 
-def test_a_wrong_backward_fails_and_is_named(tmp_path, wrong_tanh):
+def test_a_wrong_backward_fails_and_is_named(tmp_path, wrong_tanh, monkeypatch):
     cfg = tmp_path / "wrong.yaml"
     cfg.write_text("data: {name: moons, n_samples: 100}\nmodel: {hidden: [6], activation: test_wrong_tanh}\n")
     r = CliRunner().invoke(main, ["gradcheck", str(cfg), "--json"])
@@ -71,8 +72,14 @@ def test_a_wrong_backward_fails_and_is_named(tmp_path, wrong_tanh):
     # the wrong derivative sits between layer 0 and layer 2: layer 0's parameters and the input are wrong,
     # the output layer's (computed before the error is applied) are right
     assert failing == {"layers.0.W", "layers.0.b", "input"}
-    r = CliRunner().invoke(main, ["gradcheck", str(cfg)])
-    assert r.exit_code == 1 and "FAIL" in r.output and "layers.0.W" in r.output
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["gradcheck", "wrong.yaml"], env={"COLUMNS": "80"})
+    assert r.exit_code == 1 and "layers.0.W" in r.output
+    lines = [line.strip() for line in r.output.splitlines()]
+    # at 80 columns the verdict heads the table and its settings, whole, sit under it
+    assert lines[0] == "gradcheck wrong.yaml: FAIL" and max(len(line) for line in r.output.splitlines()) <= 80
+    under = lines[next(i for i, line in enumerate(lines) if line.startswith("└")) + 1]
+    assert re.fullmatch(r"\d+ examples, ε = 1e-05, tol = 1e-06, float64", under), lines
 
 
 def test_dropout_regularisation_and_batchnorm_are_checked():

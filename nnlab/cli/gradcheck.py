@@ -45,9 +45,9 @@ def gradcheck(config, overrides, samples, eps, tol, max_entries, as_json):
 
         from nnlab.cli.render import console
 
-        t = Table(
-            title=f"gradcheck {config}: {'PASS' if report.passed else 'FAIL'} "
-            f"({report.samples} examples, ε = {eps:g}, tol = {tol:g}, float64)"
+        t = Table(  # the settings under the table: above it, they broke the title's line at 80 columns
+            title=f"gradcheck {config}: {'PASS' if report.passed else 'FAIL'}",
+            caption=f"{report.samples} examples, ε = {eps:g}, tol = {tol:g}, float64",
         )
         for col, just in (
             ("tensor", "left"),
