@@ -115,6 +115,7 @@ def test_list_shows_the_datasets_with_their_descriptions(cli, here):
         assert "".join(registry("dataset").describe(name).split()) in solid
     assert "Givepath=…target=…" in solid and "moons.yaml" in solid  # what csv needs; the shipped examples
     assert cli("init").stdout == r.stdout  # no DATASET: the same list
+    assert max(len(line) for line in r.stdout.splitlines()) <= 80  # the test's terminal: 80 columns
 
 
 @pytest.mark.parametrize(

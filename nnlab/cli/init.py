@@ -105,6 +105,8 @@ def _print_list() -> None:
     out = click.HelpFormatter(max_width=100)
     with out.section("Datasets (nnlab init DATASET -o FILE)"):
         out.write_dl(known_datasets())
-    with out.section("Shipped examples (nnlab train configs/NAME from any folder; nnlab init configs/NAME -o FILE)"):
+    with out.section("Shipped examples (nnlab train configs/NAME, from any folder)"):  # a heading is not wrapped
         out.write_text(", ".join(example_names()))
+        out.write_paragraph()
+        out.write_text("A copy to edit: nnlab init configs/NAME -o FILE")
     click.echo(out.getvalue(), nl=False)
