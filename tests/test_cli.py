@@ -10,7 +10,6 @@ import pytest
 CONFIGS = Path(__file__).parent.parent / "configs"
 
 
-
 def test_train_xor_writes_a_run_folder(cli, runs_dir):
     r = cli("train", CONFIGS / "xor.yaml", "--runs-dir", runs_dir, "--json")
     assert r.exit_code == 0, r.output
@@ -53,6 +52,28 @@ def test_help_has_an_example(cli):
     r = cli("train", "--help")
     assert r.exit_code == 0 and "Example:" in r.output and "--runs-dir" in r.output
     assert cli("--help").exit_code == 0
+
+
+def _commands(group, path=()):
+    import click
+
+    yield path
+    for name, command in getattr(group, "commands", {}).items():
+        yield from _commands(command, (*path, name)) if isinstance(command, click.Group) else [(*path, name)]
+
+
+def test_every_help_fits_an_80_column_terminal(cli, monkeypatch):
+    # click rewraps paragraphs to the terminal, not the \b blocks (examples, lists): those are written to fit
+    from nnlab.cli import main
+
+    monkeypatch.setenv("COLUMNS", "80")
+    paths = list(_commands(main))
+    assert len(paths) > 12
+    for path in paths:
+        r = cli(*path, "--help")
+        assert r.exit_code == 0, path
+        wide = [line for line in r.output.splitlines() if len(line) > 80]
+        assert not wide, (path, wide)
 
 
 def test_components_lists_the_registry(cli):

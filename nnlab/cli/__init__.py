@@ -87,11 +87,11 @@ def main():
 
     \b
     Start with:  nnlab init moons -o moons.yaml && nnlab train moons.yaml
-                 (a commented starter config for a dataset; nnlab init --list shows them)
-    Examples:    nnlab train configs/xor.yaml   (the shipped examples, from any folder)
-    Then:        nnlab runs              (the run folders, their status and metrics)
-                 nnlab eval runs/RUN     (figures on the test split; several runs = an ensemble)
-                 nnlab components        (every activation, loss, optimizer, ...)
+                 (a starter config, with comments; nnlab init --list: all)
+    Examples:    nnlab train configs/xor.yaml  (shipped; from any folder)
+    Then:        nnlab runs            (the run folders, status and metrics)
+                 nnlab eval runs/RUN   (test figures; several runs: ensemble)
+                 nnlab components      (every activation, loss, optimizer, ...)
                  nnlab export tensorboard runs/   (the runs in TensorBoard)
     """
 

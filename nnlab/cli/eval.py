@@ -53,8 +53,8 @@ def eval_(run_dirs, checkpoint, split, checkpoints, mc_dropout, seed, tta, as_js
 
     \b
     Example:  nnlab eval runs/moons-20250101-120000-ab12 --split test
-              nnlab eval runs/moons-A runs/moons-B          (an ensemble of two runs)
-              nnlab eval runs/fashion-A --tta  (also over mirrored, shifted images)
+              nnlab eval runs/moons-A runs/moons-B    (an ensemble of two)
+              nnlab eval runs/fashion-A --tta  (over mirrored, shifted images)
     """
     import json
 

@@ -33,7 +33,7 @@ def init(dataset, dataset_args, output, force, show_list):
     \b
     Example:  nnlab init moons -o moons.yaml && nnlab train moons.yaml
               nnlab init csv path=penguins.csv target=species -o penguins.yaml
-              nnlab init configs/fashion_mnist.yaml -o fashion.yaml   # a copy of a shipped example
+              nnlab init configs/fashion_mnist.yaml -o fashion.yaml  # a copy
               nnlab init --list
     """
     if show_list or dataset is None:

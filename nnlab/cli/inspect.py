@@ -36,7 +36,7 @@ def inspect(source, checkpoint, split, samples, output, as_json):
 
     \b
     Example:  nnlab inspect configs/lectures/init_normal.yaml -o init_normal.png
-              nnlab inspect runs/moons-20250101-120000-ab12 --checkpoint last --json
+              nnlab inspect runs/moons-A --checkpoint last --json
     """
     import json
     from pathlib import Path

@@ -50,8 +50,10 @@ def plot(run_dirs, output, boundary, checkpoint, gradients, neurons, animate, we
     (their losses are not comparable), with a warning.
 
     \b
-    A sweep's folder gives its search: the best metric against the epochs spent, and every trial's curve.
-    One run's insides: --gradients, --neurons, --animate, --weights (one of them, each its own file).
+    A sweep's folder gives its search: the best metric against the epochs
+    spent, and every trial's curve.
+    One run's insides: --gradients, --neurons, --animate, --weights (one of
+    them, each its own file).
 
     \b
     Example:  nnlab plot runs/moons-20250101-120000-ab12 --boundary -o moons.png

@@ -45,7 +45,8 @@ def predict(run_dir, input_csv, output, ignore_extra, checkpoint, tta):
     prediction and prob_<class>.
 
     \b
-    Example:  nnlab predict runs/moons-20250101-120000-ab12 new-points.csv -o predictions.csv
+    Example:  nnlab predict runs/moons-20250101-120000-ab12 new-points.csv
+              nnlab predict runs/moons-A new-points.csv -o predictions.csv
               nnlab predict runs/fashion-A images.csv --tta -o predictions.csv
     """
     from pathlib import Path

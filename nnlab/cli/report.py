@@ -21,17 +21,17 @@ def report(folder, output):
     """Write a run's or a sweep's results as one HTML page to open in a browser: figures embedded, nothing
     fetched, no server; it prints to PDF from the browser.
 
-    \b
     A run: the summary, the learning curves, the evaluation on the test split (confusion matrix and
     per-class precision / recall / F1 for a classifier), and where they apply the decision boundary and
     every unit over the input plane (2 inputs), the first layer's weights (images), the gradients
     (training.diagnostics); then the resolved config.
+
     A sweep: the search, the metric against each hyper-parameter, the trials as a table that sorts by
     any column, and a link to each trial's own page, written as report.html in the trial's folder.
 
     \b
     Example:  nnlab report runs/moons-20250101-120000-ab12
-              nnlab report runs/sweeps/moons-sweep-20250101-120000-cd34 -o moons-sweep.html
+              nnlab report runs/sweeps/moons-sweep-A -o moons-sweep.html
     """
     from nnlab.report import write_report
 

@@ -93,10 +93,11 @@ def train(
     as JSON on stdout.
 
     \b
-    Example:  nnlab train configs/moons.yaml -o optimizer.lr=0.01 -o model.hidden=[32,32]
-              nnlab train --resume runs/moons-20250101-120000-ab12              # continue a stopped run
-              nnlab train --resume runs/moons-20250101-120000-ab12 --epochs 150 # train it longer
-              nnlab train configs/digits.yaml --members 3                       # an ensemble of 3 runs
+    Example:  nnlab train configs/moons.yaml -o optimizer.lr=0.01
+              nnlab train configs/moons.yaml -o model.hidden=[32,32] --epochs 50
+              nnlab train --resume runs/moons-20250101-120000-ab12  # continue
+              nnlab train --resume runs/moons-A --epochs 150  # train it longer
+              nnlab train configs/digits.yaml --members 3  # an ensemble of 3
     """
     import contextlib
 
