@@ -60,7 +60,8 @@ def say(message: str, err: bool = False, fg: str | None = None) -> None:
     import textwrap
 
     if a_terminal(sys.stderr if err else sys.stdout):
-        width, hang = shutil.get_terminal_size().columns, " " * (len(message.split(" ", 1)[0]) + 1)
+        width = shutil.get_terminal_size().columns
+        hang = " " * min(len(message.split(" ", 1)[0]) + 1, width // 4)  # under the text, if the word is short
         wrap = {"width": width, "subsequent_indent": hang, "break_long_words": False, "break_on_hyphens": False}
         message = "\n".join(textwrap.fill(line, **wrap) if line else line for line in message.split("\n"))
     click.secho(message, fg=None if _no_color() else fg, err=err)
