@@ -2,6 +2,7 @@
 
 import os
 import re
+import shlex
 from pathlib import Path
 
 import yaml
@@ -143,14 +144,13 @@ def test_in_a_real_terminal_the_closing_lines_wrap_between_words(tmp_path):
     (tmp_path / "sweep.yaml").write_text(
         "base: base.yaml\ntrials: 2\nparameters:\n  optimizer.lr: {values: [0.01, 0.02]}\n"
     )
-    screen, _, code = pty_run(["sweep", "sweep.yaml", "--runs-dir", "runs"], tmp_path, stream="stdout")
+    screen, _, code = pty_run(["sweep", "sweep.yaml", "--runs-dir", "runs[b]"], tmp_path, stream="stdout")
     assert code == 0, screen
     lines = [line.rstrip() for line in screen.replace("\r", "").splitlines() if line.strip()]
     assert max(len(line) for line in lines) <= 80, lines
     start = next(i for i, line in enumerate(lines) if line.startswith("epochs spent:"))
     sentence = r"epochs spent: 6 in 2 jobs; the best val_accuracy \(\d\.\d{4}\) reached after \d of them"
     assert re.fullmatch(sentence, f"{lines[start]} {lines[start + 1]}"), lines  # 82 characters: two lines
-    assert [line.split()[:2] for line in lines if line.startswith("      nnlab ")] == [
-        ["nnlab", "plot"],
-        ["nnlab", "train"],
-    ]
+    commands = [shlex.split(line) for line in lines if line.startswith("      nnlab ")]
+    assert [c[:2] for c in commands] == [["nnlab", "plot"], ["nnlab", "train"]]
+    assert (tmp_path / commands[0][2]).is_dir() and (tmp_path / commands[1][2]).is_file()  # "[b]" kept, quoted

@@ -152,7 +152,7 @@ def _report(sweep_dir, result) -> None:
     if best_trial(spec, result) is not None:
         lines += [f"  {BEST}: the best trial's config; to train it:", f"      nnlab train {q(sweep_dir / BEST)}"]
     # on a terminal, wrapped between words; each command on a line of its own, to copy whole
-    out.print("\n".join(lines), soft_wrap=not on_terminal(out))
+    out.print("\n".join(lines), soft_wrap=not on_terminal(out), markup=False)  # a path may hold [ ]
 
 
 def _no_best(sweep_dir, result) -> None:
