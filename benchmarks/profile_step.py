@@ -5,7 +5,7 @@ optimizer's update and the rest (the batch's gather, the Tuner), in µs per step
     python benchmarks/profile_step.py --threads 1,2,4,8,16     # at each count (and nnlab's own choice, "auto")
     python benchmarks/profile_step.py --config my.yaml --steps 400
 
-The steps are those of ``benchmarks/cores.py`` (a shuffled batch gathered, then ``Experiment.train_step``), on
+The steps are those of ``frameworks.config_steps`` (a shuffled batch gathered, then ``Experiment.train_step``), on
 the config's training split; each layer's ``forward`` and ``backward`` and the optimizer's ``step`` are timed
 by wrapping them (two clock reads a call, ~0.1 µs). The counts take turns in chunks of ``--chunk`` steps,
 in an order that rotates, so that the machine's drift falls on all alike; each figure is the median over
